@@ -1,0 +1,84 @@
+"""`sftplay-tui`: the app with no arguments, headless subcommands otherwise.
+
+Subcommands live in `tui/commands/`, one module each, discovered at start-up: a module defines
+`ORDER` (its place in --help) and `register(subparsers)`, which adds its parser and sets
+`run=<function(args) -> int>`. Command modules import only the light core at module level; heavy
+libraries are imported inside the functions that need them, so `--help`, `config`, `write` and
+`check` start in a fraction of a second.
+
+Every `UsageError` becomes one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from tui import __version__
+from tui.core.errors import UsageError
+
+
+def _command_modules() -> list[ModuleType]:
+    import tui.commands as package
+
+    modules = [
+        importlib.import_module(f"tui.commands.{info.name}")
+        for info in pkgutil.iter_modules(package.__path__)
+        if not info.name.startswith("_")
+    ]
+    modules = [m for m in modules if hasattr(m, "register")]
+    return sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sftplay-tui",
+        description=(
+            "Set up, check and run multi-GPU fine-tuning with Hugging Face accelerate. "
+            "With no command, opens the terminal app."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"sftplay-tui {__version__}")
+    parser.add_argument(
+        "--config-file",
+        dest="app_config_file",
+        metavar="PATH",
+        help="(app) the accelerate config to write and launch with (default: accelerate's default path)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _command_modules():
+        module.register(subparsers)
+    return parser
+
+
+def run_app(config_file: str | None = None, start: str | None = None) -> int:
+    from tui.app.app import SftplayApp
+
+    app = SftplayApp(config_file=config_file, start=start)
+    app.run()
+    return int(app.return_code or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            return run_app(args.app_config_file)
+        return int(args.run(args))
+    except UsageError as exc:
+        print(f"sftplay-tui: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("sftplay-tui: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

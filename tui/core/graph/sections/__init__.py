@@ -1,0 +1,1 @@
+"""accelerate's questions, grouped the way `accelerate config` asks them."""

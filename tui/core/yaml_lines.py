@@ -1,0 +1,32 @@
+"""Line numbers of keys in a YAML document, so errors can say "file:line: key".
+
+`yaml.safe_load` forgets positions; `yaml.compose` keeps them on nodes. We walk the node tree
+once and map each key path (tuple of keys) to its 1-based line.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+
+def key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """{("fsdp_config", "fsdp_version"): 7, ...}; empty if the text does not compose."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[tuple[str, ...], int] = {}
+
+    def visit(node: yaml.Node | None, path: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                lines[(*path, key)] = key_node.start_mark.line + 1
+                visit(value_node, (*path, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[(*path, str(index))] = item.start_mark.line + 1
+                visit(item, (*path, str(index)))
+
+    visit(root, ())
+    return lines
