@@ -2,9 +2,9 @@
 
 Subcommands live in `tui/commands/`, one module each, discovered at start-up: a module defines
 `ORDER` (its place in --help) and `register(subparsers)`, which adds its parser and sets
-`run=<function(args) -> int>`. Command modules import only the light core at module level; heavy
-libraries are imported inside the functions that need them, so `--help`, `config`, `write` and
-`check` start in a fraction of a second.
+`run=<function(args) -> int>`. Every command module is imported to build the parser, so at module
+level they import only argparse-level things; everything else (pydantic, rich, the core's heavier
+modules, and certainly torch/accelerate) is imported inside `run`. A test enforces this.
 
 Every `UsageError` becomes one line on stderr and exit status 2, never a traceback.
 """

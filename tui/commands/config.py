@@ -6,13 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from tui.commands._common import config_path, note_version_once, warn
-from tui.core.accelerate_config import dump_config
-from tui.core.accelerate_version import keys_unknown_to_installed
-from tui.core.answers import load_answers_file, replay_answers
-from tui.core.files import atomic_write, read_existing, unified_diff
-from tui.core.host import detect_host
-
 ORDER = 10
 
 
@@ -22,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="answer accelerate's questions (in the app, or replayed from --answers FILE)",
         description=(
             "Answer accelerate 1.15's `config` questions and write the same YAML it would. With "
-            "--answers, replay typed answers from a JSON/YAML list (one string per prompt, \"\" for "
+            '--answers, replay typed answers from a JSON/YAML list (one string per prompt, "" for '
             "the default, menus by label); without it, open the wizard."
         ),
     )
@@ -37,6 +30,14 @@ def run(args: argparse.Namespace) -> int:
         from tui.cli import run_app
 
         return run_app(args.config_file, start="wizard")
+    # Imported here, not at module level: every command module is imported to build --help.
+    from tui.commands._common import config_path, note_version_once, warn
+    from tui.core.accelerate_config import dump_config
+    from tui.core.accelerate_version import keys_unknown_to_installed
+    from tui.core.answers import load_answers_file, replay_answers
+    from tui.core.files import atomic_write, read_existing, unified_diff
+    from tui.core.host import detect_host
+
     note_version_once()
     answers_path = Path(args.answers).expanduser()
     entries = load_answers_file(answers_path)

@@ -363,7 +363,11 @@ def _one_problem(err: Any, path: tuple[str, ...], data: Mapping[str, Any], model
         guess = _suggest(name, siblings)
         where = f"`{'.'.join(parent)}`" if parent else "the config"
         if guess:
-            return Problem(key, f"unknown key in {where} (accelerate would ignore or reject it).", f"did you mean `{guess}`?")
+            return Problem(
+                key,
+                f"unknown key in {where} (accelerate would ignore or reject it).",
+                f"did you mean `{guess}`?",
+            )
         shown = ", ".join(siblings[:8]) + (", ..." if len(siblings) > 8 else "")
         return Problem(key, f"unknown key in {where}.", f"remove it; valid keys include {shown}.")
     if kind == "missing":
@@ -422,12 +426,16 @@ def _model_for(data: Mapping[str, Any]) -> type[BaseModel]:
     return SageMakerConfigModel if data.get("compute_environment") == "AMAZON_SAGEMAKER" else ClusterConfigModel
 
 
-def validate_config(
-    data: Any, *, lines: Mapping[tuple[str, ...], int] | None = None
-) -> list[Problem]:
+def validate_config(data: Any, *, lines: Mapping[tuple[str, ...], int] | None = None) -> list[Problem]:
     """Every schema problem of an accelerate config dict (empty list: valid for accelerate 1.15)."""
     if not isinstance(data, Mapping):
-        return [Problem("", f"the file holds {type(data).__name__}, not a mapping of keys.", "write `key: value` lines.")]
+        return [
+            Problem(
+                "",
+                f"the file holds {type(data).__name__}, not a mapping of keys.",
+                "write `key: value` lines.",
+            )
+        ]
     problems: list[Problem] = []
     env = data.get("compute_environment", "LOCAL_MACHINE")
     if isinstance(env, str) and env not in COMPUTE_ENVIRONMENTS:
@@ -498,9 +506,7 @@ def parse_config_text(text: str, source: str, *, as_json: bool) -> dict[str, Any
     try:
         data = json.loads(text) if as_json else yaml.safe_load(text)
     except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{source}:{exc.lineno}: not valid JSON ({exc.msg}).{_python_literal_hint(text)}"
-        ) from None
+        raise UsageError(f"{source}:{exc.lineno}: not valid JSON ({exc.msg}).{_python_literal_hint(text)}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

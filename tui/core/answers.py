@@ -81,9 +81,7 @@ def parse_answers(data: Any, source: str) -> list[str]:
                 f"found an object with keys {sorted(map(str, data))[:6]}."
             )
     if not isinstance(data, list):
-        raise UsageError(
-            f"{source}: expected a list of answers, one string per prompt, found {type(data).__name__}."
-        )
+        raise UsageError(f"{source}: expected a list of answers, one string per prompt, found {type(data).__name__}.")
     return [_entry_text(i, entry, source) for i, entry in enumerate(data, 1)]
 
 
@@ -98,10 +96,7 @@ def load_answers_file(path: Path) -> list[str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{source}: cannot read it ({exc.__class__.__name__}: {exc}).") from None
     try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            data = yaml.safe_load(text)
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg}).") from None
     except yaml.YAMLError as exc:
@@ -130,7 +125,7 @@ def replay_answers(
         if index >= len(entries):
             raise ReplayError(
                 f"{source}: ran out after {len(entries)} entries; question {number} is unanswered: "
-                f"{question.title} ({prompt.strip()!r}). Add an answer (\"\" takes the default).",
+                f'{question.title} ({prompt.strip()!r}). Add an answer ("" takes the default).',
                 prompts,
             )
         text = entries[index]

@@ -54,8 +54,12 @@ def unified_diff(old: str | None, new: str, path: Path) -> str:
     after = new.splitlines(keepends=True)
     label = str(path)
     return "".join(
-        difflib.unified_diff(before, after, fromfile=f"{label} (current)" if old is not None else "/dev/null",
-                             tofile=f"{label} (new)")
+        difflib.unified_diff(
+            before,
+            after,
+            fromfile=f"{label} (current)" if old is not None else "/dev/null",
+            tofile=f"{label} (new)",
+        )
     )
 
 
@@ -75,7 +79,9 @@ def atomic_write(path: Path, text: str, *, backup: bool = True) -> WriteResult:
         try:
             shutil.copy2(path, saved)
         except OSError as exc:
-            raise UsageError(f"{path}: cannot back up the existing file to {saved} ({exc.strerror}); nothing written.") from None
+            raise UsageError(
+                f"{path}: cannot back up the existing file to {saved} ({exc.strerror}); nothing written."
+            ) from None
     mode = path.stat().st_mode & 0o777 if old is not None else 0o644
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

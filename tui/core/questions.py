@@ -100,6 +100,8 @@ class Question:
     reject: Rejecter | None = None
     #: Hide the typed text (secrets such as AWS keys).
     secret: bool = False
+    #: The accelerate config key this answer ends up in (dotted for nested), for display.
+    sets: str | None = None
 
     # -- rendering helpers -------------------------------------------------------------------
     def prompt_text(self, draft: Draft) -> str:

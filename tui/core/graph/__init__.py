@@ -10,7 +10,17 @@ the whole branching of accelerate's ~880-line `get_cluster_input()` is data here
 from __future__ import annotations
 
 from tui.core.graph.kit import guarded
-from tui.core.graph.sections import deepspeed, dynamo, fsdp, machine, megatron, precision, processes, sagemaker, tpu
+from tui.core.graph.sections import (
+    deepspeed,
+    dynamo,
+    fsdp,
+    machine,
+    megatron,
+    precision,
+    processes,
+    sagemaker,
+    tpu,
+)
 from tui.core.graph.state import Draft
 from tui.core.questions import Question
 

@@ -43,7 +43,7 @@ def _apply(sets: str | None, apply: Applier | None) -> Applier:
 
 
 def yes_no(
-    id: str,
+    qid: str,
     title: str,
     prompt: str | PromptFn,
     *,
@@ -57,7 +57,7 @@ def yes_no(
     error_message: str | None = YES_NO_ERROR,
 ) -> Question:
     return Question(
-        id=id,
+        id=qid,
         title=title,
         prompt=prompt,
         kind=Kind.YES_NO,
@@ -68,11 +68,12 @@ def yes_no(
         default=default,
         error_message=error_message,
         reject=reject,
+        sets=sets,
     )
 
 
 def field(
-    id: str,
+    qid: str,
     title: str,
     prompt: str | PromptFn,
     *,
@@ -89,7 +90,7 @@ def field(
     secret: bool = False,
 ) -> Question:
     return Question(
-        id=id,
+        id=qid,
         title=title,
         prompt=prompt,
         kind=kind,
@@ -102,11 +103,12 @@ def field(
         error_message=error_message,
         reject=reject,
         secret=secret,
+        sets=sets,
     )
 
 
 def menu(
-    id: str,
+    qid: str,
     title: str,
     prompt: str | PromptFn,
     choices: Sequence[Choice] | ChoicesFn,
@@ -120,7 +122,7 @@ def menu(
     reject: Rejecter | None = None,
 ) -> Question:
     return Question(
-        id=id,
+        id=qid,
         title=title,
         prompt=prompt,
         kind=Kind.MENU,
@@ -131,10 +133,13 @@ def menu(
         choices=tuple(choices) if not callable(choices) else choices,
         default=default,
         reject=reject,
+        sets=sets,
     )
 
 
-def options(labels: Sequence[str], values: Sequence[Any] | None = None, notes: Sequence[str] = ()) -> tuple[Choice, ...]:
+def options(
+    labels: Sequence[str], values: Sequence[Any] | None = None, notes: Sequence[str] = ()
+) -> tuple[Choice, ...]:
     """Choices from parallel lists (values default to the labels)."""
     values = list(labels) if values is None else list(values)
     padded = list(notes) + [""] * (len(labels) - len(notes))

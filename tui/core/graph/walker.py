@@ -58,7 +58,8 @@ def walk(answers: Mapping[str, Any], host: HostCapabilities, *, fill_defaults: b
         draft.answers[question.id] = value
         question.apply(draft, value)
         result.path.append(question)
-        if reason is not None:
+        if reason is not None and not fill_defaults:
+            # A projection (fill_defaults) looks past rejections: it only estimates the path length.
             result.rejected = (question, reason)
             return result
     return result

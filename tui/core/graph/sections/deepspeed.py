@@ -15,11 +15,7 @@ OFFLOAD_DEVICES = ["none", "cpu", "nvme"]
 
 
 def _asked(draft: Draft) -> bool:
-    return (
-        not draft.sagemaker
-        and draft.distributed_type in (*MULTI_DEVICE, NO)
-        and not draft.use_mps
-    )
+    return not draft.sagemaker and draft.distributed_type in (*MULTI_DEVICE, NO) and not draft.use_mps
 
 
 def _set_use_deepspeed(draft: Draft, value: Any) -> None:
@@ -80,6 +76,7 @@ QUESTIONS = [
         "Do you want to use DeepSpeed? [yes/NO]: ",
         section=SECTION,
         when=_asked,
+        sets="distributed_type",
         apply=_set_use_deepspeed,
         reject=_reject_deepspeed,
         explain=(
@@ -141,7 +138,10 @@ QUESTIONS = [
         "deepspeed_offload_optimizer_device",
         "Offload optimizer states",
         "Where to offload optimizer states?",
-        options(OFFLOAD_DEVICES, notes=["keep on GPU (fastest)", "CPU RAM: saves GPU memory, slower", "NVMe disk: slowest"]),
+        options(
+            OFFLOAD_DEVICES,
+            notes=["keep on GPU (fastest)", "CPU RAM: saves GPU memory, slower", "NVMe disk: slowest"],
+        ),
         section=SECTION,
         when=lambda d: _ds_manual(d) and _stage(d) >= 2,
         sets="deepspeed_config.offload_optimizer_device",
@@ -151,7 +151,10 @@ QUESTIONS = [
         "deepspeed_offload_param_device",
         "Offload parameters",
         "Where to offload parameters?",
-        options(OFFLOAD_DEVICES, notes=["keep on GPU (fastest)", "CPU RAM (ZeRO-3 only)", "NVMe disk (ZeRO-3 only)"]),
+        options(
+            OFFLOAD_DEVICES,
+            notes=["keep on GPU (fastest)", "CPU RAM (ZeRO-3 only)", "NVMe disk (ZeRO-3 only)"],
+        ),
         section=SECTION,
         when=lambda d: _ds_manual(d) and _stage(d) >= 2,
         sets="deepspeed_config.offload_param_device",
@@ -164,9 +167,7 @@ QUESTIONS = [
         kind=Kind.TEXT,
         default="/nvme",
         section=SECTION,
-        when=lambda d: _ds_manual(d)
-        and _stage(d) >= 2
-        and d.deepspeed_config.get("offload_param_device") == "nvme",
+        when=lambda d: _ds_manual(d) and _stage(d) >= 2 and d.deepspeed_config.get("offload_param_device") == "nvme",
         sets="deepspeed_config.offload_param_nvme_path",
         explain="A folder on a fast local NVMe drive with room for the parameters.",
     ),
@@ -177,9 +178,9 @@ QUESTIONS = [
         kind=Kind.TEXT,
         default="/nvme",
         section=SECTION,
-        when=lambda d: _ds_manual(d)
-        and _stage(d) >= 2
-        and d.deepspeed_config.get("offload_optimizer_device") == "nvme",
+        when=lambda d: (
+            _ds_manual(d) and _stage(d) >= 2 and d.deepspeed_config.get("offload_optimizer_device") == "nvme"
+        ),
         sets="deepspeed_config.offload_optimizer_nvme_path",
         explain="A folder on a fast local NVMe drive with room for the optimizer states.",
     ),

@@ -81,6 +81,7 @@ QUESTIONS = [
         "Do you want to use FullyShardedDataParallel? [yes/NO]: ",
         section=SECTION,
         when=_asked,
+        sets="distributed_type",
         apply=_set_use_fsdp,
         reject=_reject_fsdp,
         explain=(
@@ -94,7 +95,11 @@ QUESTIONS = [
         "fsdp_version",
         "FSDP version",
         "What should be your FSDP version? [2]: ",
-        options(["1", "2"], [1, 2], ["the original FSDP (FlatParameter)", "per-parameter sharding (DTensor): recommended"]),
+        options(
+            ["1", "2"],
+            [1, 2],
+            ["the original FSDP (FlatParameter)", "per-parameter sharding (DTensor): recommended"],
+        ),
         default=1,
         section=SECTION,
         when=_fsdp,
@@ -191,9 +196,9 @@ QUESTIONS = [
         "`BertLayer`, `GPTJBlock`, `T5Block`, `BertLayer,BertEmbeddings,BertSelfOutput` ...? : ",
         kind=Kind.TEXT,
         section=SECTION,
-        when=lambda d: _fsdp(d)
-        and _policy(d) == FSDP_AUTO_WRAP_POLICY[0]
-        and not d.answered("fsdp_use_no_split_modules"),
+        when=lambda d: (
+            _fsdp(d) and _policy(d) == FSDP_AUTO_WRAP_POLICY[0] and not d.answered("fsdp_use_no_split_modules")
+        ),
         sets="fsdp_config.fsdp_transformer_layer_cls_to_wrap",
         explain=(
             "The class name of one transformer block of YOUR model, exactly as in its code: "
@@ -273,6 +278,7 @@ QUESTIONS = [
         default=True,
         section=SECTION,
         when=_fsdp,
+        sets="fsdp_config.fsdp_cpu_ram_efficient_loading",
         apply=_set_cpu_ram_efficient,
         explain=(
             "Yes loads the weights on rank 0 only and gives the other ranks empty shells filled by "
@@ -365,10 +371,12 @@ QUESTIONS = [
         "parallelism_config_cp_comm_strategy",
         "Context parallel communication",
         "What is the compute parallelism communication strategy?",
-        options(["allgather", "alltoall"], notes=["gather keys/values on every rank", "exchange heads between ranks"]),
+        options(
+            ["allgather", "alltoall"],
+            notes=["gather keys/values on every rank", "exchange heads between ranks"],
+        ),
         section=SECTION,
-        when=lambda d: _use_parallelism(d)
-        and int(d.parallelism_config.get("parallelism_config_cp_size", 1)) > 1,
+        when=lambda d: _use_parallelism(d) and int(d.parallelism_config.get("parallelism_config_cp_size", 1)) > 1,
         sets="parallelism_config.parallelism_config_cp_comm_strategy",
         explain="How context-parallel ranks share attention keys and values.",
     ),

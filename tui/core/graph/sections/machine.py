@@ -118,6 +118,7 @@ QUESTIONS = [
             ],
         ),
         section=SECTION,
+        sets="compute_environment",
         apply=_set_environment,
         explain=(
             "Where the training runs. Choose 'This machine' for a GPU box, a workstation or a cluster "
@@ -133,6 +134,7 @@ QUESTIONS = [
         MACHINE_TYPES,
         section=SECTION,
         when=lambda d: not d.sagemaker,
+        sets="distributed_type",
         apply=_set_machine_type,
         explain=(
             "How many processes accelerate starts and on what device. 'multi-GPU' starts one process "
@@ -150,6 +152,7 @@ QUESTIONS = [
         default=1,
         section=SECTION,
         when=_multi,
+        sets="num_machines",
         apply=_set_num_machines,
         explain=(
             "1 for one machine with several GPUs (the common case). More than 1 for multi-node "
@@ -274,10 +277,10 @@ QUESTIONS = [
         kind=Kind.TEXT,
         default="~/hostfile",
         section=SECTION,
-        when=lambda d: not d.sagemaker
-        and d.use_cpu
-        and d.distributed_type == MULTI_CPU
-        and bool(d.answered("use_mpirun")),
+        when=lambda d: (
+            not d.sagemaker and d.use_cpu and d.distributed_type == MULTI_CPU and bool(d.answered("use_mpirun"))
+        ),
+        sets="mpirun_config.mpirun_hostfile",
         apply=_set_hostfile,
         explain=(
             "The mpirun hostfile listing the machines and their slots, one per line "

@@ -32,6 +32,7 @@ QUESTIONS = [
         "Do you want to use Megatron-LM ? [yes/NO]: ",
         section=SECTION,
         when=lambda d: not d.sagemaker and d.distributed_type == MULTI_GPU,
+        sets="distributed_type",
         apply=_set_use_megatron,
         explain=(
             "Megatron-LM's tensor and pipeline parallelism for pre-training very large models with "

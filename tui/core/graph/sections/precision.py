@@ -62,7 +62,10 @@ def _set_fp8(key: str) -> Any:
 
 def _reject_backend(draft: Draft, value: Any) -> str | None:
     installed = {
-        "TE": (draft.host.transformer_engine, "TransformersEngine was selected, but it is not installed on this machine."),
+        "TE": (
+            draft.host.transformer_engine,
+            "TransformersEngine was selected, but it is not installed on this machine.",
+        ),
         "MSAMP": (draft.host.msamp, "MSAMP was selected, but it is not installed on this machine."),
         "AO": (draft.host.torchao, "torchao was selected, but it is not installed on this machine."),
     }
@@ -80,7 +83,7 @@ def _te_override(draft: Draft) -> bool:
 
 def _set_override(draft: Draft, value: Any) -> None:
     assert draft.fp8_config is not None
-    draft.fp8_config["override_linear_precision"] = (False, False, False) if not value else value
+    draft.fp8_config["override_linear_precision"] = value if value else (False, False, False)
 
 
 def _set_gemm(position: int) -> Any:
@@ -102,6 +105,7 @@ QUESTIONS = [
         PRECISIONS,
         section=SECTION,
         when=_asked,
+        sets="mixed_precision",
         apply=_set_precision,
         reject=_reject_fp8,
         explain=(
@@ -115,7 +119,11 @@ QUESTIONS = [
         "fp8_backend",
         "FP8 backend",
         "Which FP8 backend do you want to use?",
-        options(["ao", "te", "msamp"], ["AO", "TE", "MSAMP"], ["torchao (pip install torchao)", "NVIDIA TransformerEngine", "Microsoft MS-AMP"]),
+        options(
+            ["ao", "te", "msamp"],
+            ["AO", "TE", "MSAMP"],
+            ["torchao (pip install torchao)", "NVIDIA TransformerEngine", "Microsoft MS-AMP"],
+        ),
         section=SECTION,
         when=_fp8,
         apply=_set_fp8("backend"),
@@ -158,7 +166,10 @@ QUESTIONS = [
         "fp8_format",
         "FP8 format",
         "Which weight format should be used?",
-        options(["HYBRID", "E4M3", "E5M2"], notes=["E4M3 forward, E5M2 backward (recommended)", "E4M3 everywhere", "E5M2 everywhere"]),
+        options(
+            ["HYBRID", "E4M3", "E5M2"],
+            notes=["E4M3 forward, E5M2 backward (recommended)", "E4M3 everywhere", "E5M2 everywhere"],
+        ),
         section=SECTION,
         when=_te,
         apply=_set_fp8("fp8_format"),
@@ -203,7 +214,7 @@ QUESTIONS = [
         section=SECTION,
         when=_te_override,
         apply=_set_gemm(0),
-        explain="The forward matmul.",
+        explain="The forward-pass matmul (activations x weights).",
     ),
     yes_no(
         "fp8_dgrad",
@@ -213,7 +224,7 @@ QUESTIONS = [
         section=SECTION,
         when=_te_override,
         apply=_set_gemm(1),
-        explain="The input-gradient matmul.",
+        explain="The matmul computing gradients of the inputs.",
     ),
     yes_no(
         "fp8_wgrad",
@@ -223,7 +234,7 @@ QUESTIONS = [
         section=SECTION,
         when=_te_override,
         apply=_set_gemm(2),
-        explain="The weight-gradient matmul.",
+        explain="The matmul computing gradients of the weights.",
     ),
     menu(
         "fp8_optimization_level",

@@ -73,12 +73,7 @@ def _local_device(draft: Draft) -> bool:
 
 
 def _nvidia_affinity(draft: Draft) -> bool:
-    return (
-        not draft.sagemaker
-        and draft.distributed_type in (NO, MULTI_GPU)
-        and not draft.use_cpu
-        and not draft.use_mps
-    )
+    return not draft.sagemaker and draft.distributed_type in (NO, MULTI_GPU) and not draft.use_cpu and not draft.use_mps
 
 
 QUESTIONS = [
@@ -91,6 +86,7 @@ QUESTIONS = [
         error_message=INT_ERROR,
         section=SECTION,
         when=_asked_num_processes,
+        sets="num_processes",
         apply=_set_num_processes,
         reject=_reject_single_process,
         explain=(

@@ -190,7 +190,10 @@ AFTER_DYNAMO = [
         "sagemaker_ec2_instance_menu",
         "EC2 instance type",
         "Which EC2 instance type you want to use for your training?",
-        options(SAGEMAKER_PARALLEL_EC2_INSTANCES, notes=["8x V100 16 GB", "8x V100 32 GB, 100 Gbps", "8x A100 40 GB"]),
+        options(
+            SAGEMAKER_PARALLEL_EC2_INSTANCES,
+            notes=["8x V100 16 GB", "8x V100 32 GB, 100 Gbps", "8x A100 40 GB"],
+        ),
         section=SECTION,
         when=_distributed,
         sets="ec2_instance_type",

@@ -38,6 +38,12 @@ def _set_command_file(draft: Draft, value: Any) -> None:
     draft.tpu_command_file = os.path.abspath(value)
 
 
+def _too_many_commands(_draft: Draft, value: Any) -> str | None:
+    if value:
+        return f"sftplay-tui takes at most {MAX_TPU_COMMANDS} start-up commands; put more in a bash script."
+    return None
+
+
 def _command_questions() -> list[Question]:
     """The unrolled "one command / another?" loop of accelerate."""
     questions: list[Question] = []
@@ -73,9 +79,8 @@ def _command_questions() -> list[Question]:
                 "Another command",
                 "Do you wish to add another command? [yes/NO]: ",
                 section=SECTION,
-                when=lambda d, asked=asked: asked(d),
-                reject=(lambda _d, v: f"sftplay-tui takes at most {MAX_TPU_COMMANDS} start-up commands; "
-                        "put more in a bash script." if v else None) if last else None,
+                when=asked,
+                reject=_too_many_commands if last else None,
                 explain="Yes to enter one more start-up command, no when done.",
             )
         )
@@ -100,6 +105,7 @@ QUESTIONS = [
         "Are you using a TPU cluster? [yes/NO]: ",
         section=SECTION,
         when=_xla,
+        sets="tpu_use_cluster",
         apply=_set_use_cluster,
         explain="Yes for a TPU pod (several TPU VMs): accelerate then starts the script on every VM.",
     ),
@@ -164,6 +170,7 @@ QUESTIONS = [
         error_message="Please enter the path to your bash script.",
         section=SECTION,
         when=lambda d: _commands(d) and bool(d.answered("tpu_use_command_file")),
+        sets="command_file",
         apply=_set_command_file,
         explain="The bash script each VM runs at start-up; stored as an absolute path.",
     ),

@@ -1,0 +1,27 @@
+"""Messages that cross screens. Messages specific to one widget are nested in that widget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textual.message import Message
+
+
+@dataclass
+class ConfigWritten(Message):
+    """A config file was written (the review screen, a preset, the editor)."""
+
+    path: Path
+    backup: Path | None
+
+
+@dataclass
+class AnswersChosen(Message):
+    """A set of answers to open in the wizard/review (e.g. from a preset); `source` names it."""
+
+    answers: dict[str, Any]
+    source: str
+    #: Recommended environment variables that come with it (e.g. NCCL_P2P_DISABLE=1).
+    env: dict[str, str] | None = None
