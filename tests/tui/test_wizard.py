@@ -167,3 +167,37 @@ async def test_escape_on_first_question_returns_home(tmp_path: Path) -> None:
         await pilot.pause()
         await answer(pilot, "escape")
         assert type(app.screen).__name__ == "HomeScreen"
+
+
+async def test_review_writes_the_multinode_config_set(tmp_path: Path) -> None:
+    from textual.widgets import Input
+
+    from tui.app.screens.modals.config_set import ConfigSetModal
+
+    app = make_app(tmp_path / "node.yaml")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await answer(pilot, "enter")
+        await answer(pilot, "4", "enter")
+        await answer(pilot, "2", "enter")  # two machines
+        await answer(pilot, "enter")  # rank 0
+        await pilot.press(*"10.0.0.1")
+        await answer(pilot, "enter")
+        await pilot.press(*"29500")
+        await answer(pilot, "enter")
+        for _ in range(6):
+            await answer(pilot, "enter")
+        await pilot.press(*"16")
+        await answer(pilot, "enter")
+        for _ in range(3):
+            await answer(pilot, "enter")
+        assert isinstance(app.screen, ReviewScreen)
+        await answer(pilot, "m")
+        assert isinstance(app.screen, ConfigSetModal)
+        app.screen.query_one("#out", Input).value = str(tmp_path / "set")
+        app.screen.query_one("#hosts", Input).value = "n1,n2"
+        await pilot.click("#write-set")
+        await pilot.pause()
+    names = sorted(p.name for p in (tmp_path / "set").iterdir())
+    assert names == ["README.md", "launch-ssh.sh", "machine-0.yaml", "machine-1.yaml"]
+    assert "machine-1.yaml" in (tmp_path / "set" / "README.md").read_text()

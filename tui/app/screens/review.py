@@ -41,6 +41,7 @@ class ReviewScreen(Screen[None]):
     BINDINGS = [
         Binding("w", "write", "Write"),
         Binding("c", "change", "Change an answer"),
+        Binding("m", "config_set", "Config set (multi-node)", show=False),
         Binding("escape", "back", "Back"),
     ]
 
@@ -76,11 +77,17 @@ class ReviewScreen(Screen[None]):
         with Horizontal(id="review-buttons"):
             yield Button("Write", id="write", variant="primary")
             yield Button("Change an answer", id="change")
+            yield Button("Write the config set (multi-node)", id="config-set")
             yield Button("Back", id="back")
         yield Footer()
 
     def on_mount(self) -> None:
         self.refresh_view()
+        self.query_one("#config-set", Button).display = self._multi_node()
+
+    def _multi_node(self) -> bool:
+        machines = self.config().get("num_machines", 1)
+        return isinstance(machines, int) and machines > 1
 
     def refresh_view(self) -> None:
         config = self.config()
@@ -146,6 +153,14 @@ class ReviewScreen(Screen[None]):
 
         self.app.push_screen(PickQuestion(self.session.transcript()), reopen)
 
+    def action_config_set(self) -> None:
+        if not self._multi_node():
+            self.notify("This config is for one machine; the config set is for num_machines > 1.")
+            return
+        from tui.app.screens.modals.config_set import ConfigSetModal
+
+        self.app.push_screen(ConfigSetModal(self.config(), Path.cwd() / "sftplay-multinode"))
+
     def action_back(self) -> None:
         if self.session.confirmed:
             self.session.back()
@@ -158,6 +173,10 @@ class ReviewScreen(Screen[None]):
     @on(Button.Pressed, "#change")
     def _change(self) -> None:
         self.action_change()
+
+    @on(Button.Pressed, "#config-set")
+    def _config_set(self) -> None:
+        self.action_config_set()
 
     @on(Button.Pressed, "#back")
     def _back(self) -> None:

@@ -1,0 +1,163 @@
+"""Real two-"machine" runs on one box: two accelerate launchers, machine ranks 0 and 1, 127.0.0.1.
+
+Each "machine" runs one CPU process; they must connect as one world of size 2. The generated
+sbatch script is executed the way SLURM runs it on each node (SLURM_* variables set, no srun),
+and the SSH launcher with a stand-in for ssh that runs the node's command here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tui.core.multinode import plan_cluster, write_cluster
+
+pytestmark = pytest.mark.slow
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SCRIPT = str(FIXTURES / "world_size.py")
+VENV_BIN = str(Path(sys.executable).parent)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_two_machines(port: int) -> dict[str, Any]:
+    return {
+        "compute_environment": "LOCAL_MACHINE",
+        "debug": False,
+        "distributed_type": "MULTI_CPU",
+        "downcast_bf16": "no",
+        "enable_cpu_affinity": False,
+        "machine_rank": 0,
+        "main_process_ip": "127.0.0.1",
+        "main_process_port": port,
+        "main_training_function": "main",
+        "mixed_precision": "no",
+        "num_machines": 2,
+        "num_processes": 2,
+        "rdzv_backend": "static",
+        "same_network": True,
+        "tpu_env": [],
+        "tpu_use_cluster": False,
+        "tpu_use_sudo": False,
+        "use_cpu": True,
+    }
+
+
+def env_with_venv(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = VENV_BIN + os.pathsep + env.get("PATH", "")
+    env.update(extra)
+    return env
+
+
+def worlds(text: str) -> set[tuple[int, int]]:
+    return {(int(r), int(s)) for r, s in re.findall(r"WORLD rank=(\d+) size=(\d+)", text)}
+
+
+def test_two_launchers_form_one_world(tmp_path: Path) -> None:
+    plan = plan_cluster(cpu_two_machines(free_port()), script=SCRIPT, config_dir=tmp_path)
+    write_cluster(plan, tmp_path)
+    procs = [
+        subprocess.Popen(
+            node.command,
+            shell=True,
+            cwd=tmp_path,
+            env=env_with_venv(),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for node in plan.nodes
+    ]
+    outputs = [p.communicate(timeout=180)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert worlds("".join(outputs)) == {(0, 2), (1, 2)}
+
+
+def run_sbatch_as_node(script: Path, node_id: int, **extra: str) -> subprocess.Popen[str]:
+    env = env_with_venv(
+        SLURM_STEP_ID="0",
+        SLURM_JOB_NODELIST="localhost,localhost",
+        SLURM_NNODES="2",
+        SLURM_NODEID=str(node_id),
+        **extra,
+    )
+    return subprocess.Popen(["bash", str(script)], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def test_sbatch_script_starts_the_connected_run(tmp_path: Path) -> None:
+    plan = plan_cluster(cpu_two_machines(free_port()), script=SCRIPT, config_dir=tmp_path)
+    write_cluster(plan, tmp_path, slurm=True)
+    procs = [run_sbatch_as_node(tmp_path / "sbatch.sh", node) for node in (0, 1)]
+    outputs = [p.communicate(timeout=180)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert worlds("".join(outputs)) == {(0, 2), (1, 2)}
+    assert "node 1 of 2, main localhost" in outputs[1]
+
+
+def test_ssh_launcher_runs_every_node(tmp_path: Path) -> None:
+    plan = plan_cluster(
+        cpu_two_machines(free_port()), script=SCRIPT, hosts=["localhost", "localhost"], config_dir=tmp_path
+    )
+    write_cluster(plan, tmp_path, ssh=True)
+    result = subprocess.run(
+        ["bash", str(tmp_path / "launch-ssh.sh")],
+        env=env_with_venv(SSH=str(FIXTURES / "fake_ssh.sh")),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert worlds(result.stdout) == {(0, 2), (1, 2)}
+    assert "[localhost] WORLD" in result.stdout
+
+
+def _descendant_pids(pid: int) -> set[int]:
+    try:
+        return {p.pid for p in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
+
+
+def test_ssh_launcher_stops_all_nodes_when_one_fails(tmp_path: Path) -> None:
+    plan = plan_cluster(
+        cpu_two_machines(free_port()), script=SCRIPT, hosts=["localhost", "localhost"], config_dir=tmp_path
+    )
+    write_cluster(plan, tmp_path, ssh=True)
+    env = env_with_venv(SSH=str(FIXTURES / "fake_ssh.sh"), SFTPLAY_TEST_FAIL_RANK="1", SFTPLAY_TEST_SLEEP="120")
+    proc = subprocess.Popen(
+        ["bash", str(tmp_path / "launch-ssh.sh")],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    seen: set[int] = set()
+    deadline = time.monotonic() + 150
+    while proc.poll() is None and time.monotonic() < deadline:
+        seen |= _descendant_pids(proc.pid)
+        time.sleep(0.2)
+    output = proc.communicate(timeout=30)[0]
+    assert proc.returncode not in (0, None), output
+    assert "exited with" in output and "stopping all nodes" in output
+    time.sleep(1)
+    alive = [p for p in seen if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    for pid in alive:  # leave nothing behind even if the assertion below fails
+        os.kill(pid, signal.SIGKILL)
+    assert alive == []
