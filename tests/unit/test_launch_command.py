@@ -211,3 +211,10 @@ def test_checks_without_checker_pass_a_clean_config(tmp_path: Path, script: Path
     config = write_config(tmp_path, SINGLE_CPU)
     plan = plan_launch(LaunchRequest(config_file=config, script=script, cwd=tmp_path), accelerate=ACC)
     assert check_launch(plan, None) == []
+
+
+def test_the_machine_checks_do_not_block_what_the_launcher_fixes(tmp_path: Path, script: Path) -> None:
+    """MULTI_CPU with 2 processes is an error for a bare `accelerate launch`, not for ours."""
+    config = write_config(tmp_path, MULTI_CPU_2)
+    plan = plan_launch(LaunchRequest(config_file=config, script=script, cwd=tmp_path), accelerate=ACC)
+    assert blocking(check_launch(plan)) == []

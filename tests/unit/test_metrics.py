@@ -141,6 +141,7 @@ def test_display_line_collapses_tqdm_redraws_and_keeps_the_prefix() -> None:
     assert split_rank("[rank12]:hello") == (12, "hello")
     assert split_rank("[default0]:x") == (0, "x")
     assert split_rank("hello [rank0]:") == (None, "hello [rank0]:")
+    assert split_rank("[0]:") == (None, "[0]:")  # torch elastic's root-cause index, not a rank
 
 
 def test_classify() -> None:
@@ -225,3 +226,28 @@ def test_failure_round_trips_through_json() -> None:
     from tui.core.metrics import FailureSummary
 
     assert FailureSummary.from_json(json.loads(json.dumps(failure.to_json()))) == failure
+
+
+def test_glued_rank_fragments_become_lines() -> None:
+    from tui.core.metrics import display_lines
+
+    assert display_lines(["[rank1]:\r1/12 [#][rank0]:UserWarning: careful"]) == [
+        "[rank1]:1/12 [#]",
+        "[rank0]:UserWarning: careful",
+    ]
+    assert display_lines(["[rank0]:\r1/3 [#][rank0]:\r2/3 [##][rank0]:step 3 done"]) == [
+        "[rank0]:2/3 [##]",
+        "[rank0]:step 3 done",
+    ]
+    plain = ["[rank0]:a", "[rank1]:b", "launcher line"]
+    assert display_lines(plain) is plain  # the fast path returns the batch untouched
+    assert display_lines(["partial[rank0]:x"]) == ["partial", "[rank0]:x"]
+
+
+@given(st.lists(st.text(alphabet="[]:rank0123\r xy", max_size=30), max_size=10))
+def test_display_lines_never_raises_and_keeps_text(lines: list[str]) -> None:
+    from tui.core.metrics import display_lines
+
+    out = display_lines(lines)
+    if not any("\r" in x or "[" in x for x in lines):
+        assert out == lines

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.core.metrics import LineSplitter, display_line, split_rank
+from tui.core.metrics import LineSplitter, display_lines, split_rank
 from tui.core.runs import LOG_FILE, FileTail, load_run
 
 RankFilter = int | str | None  # None: every line; an int: that rank; "launcher": unprefixed lines
@@ -55,11 +55,11 @@ class LogFollower:
     def _prepare(self, lines: list[str]) -> list[str]:
         if not lines:
             return lines
+        # tqdm redraws arrive as \r-separated records, partial lines glued to the next write:
+        # show one line per rank fragment, as a terminal would show it.
+        lines = display_lines(lines)
         if self.rank_filter is not None:
             lines = [line for line in lines if keep_line(line, self.rank_filter)]
-        # tqdm redraws arrive as \r-separated records: show what a terminal would show.
-        if any("\r" in line for line in lines):
-            lines = [display_line(line) for line in lines]
         return lines
 
     def drain(self) -> list[str]:

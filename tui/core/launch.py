@@ -326,25 +326,29 @@ def _as_finding(item: Any) -> Finding:
 
 
 def hardware_findings(config_file: Path, config: Mapping[str, Any]) -> list[Finding]:
-    """Findings of `tui.core.checks` (config against this machine) when that module is present."""
+    """`tui.core.checks.check_config` on this machine, as `sftplay-tui launch` will run it.
+
+    `launcher="sftplay-tui"`: the rules then know that this launcher exports ACCELERATE_USE_CPU
+    and adds --multi_gpu, so they do not report what the plan already fixes. Schema problems are
+    left out (check_launch reports them from the file, with line numbers).
+    """
     try:
         checks = importlib.import_module("tui.core.checks")
+        yaml_lines = importlib.import_module("tui.core.yaml_lines")
     except ImportError:
         return []
-    for name in ("check_config", "run_checks", "check"):
-        func = getattr(checks, name, None)
-        if callable(func):
-            try:
-                result = func(dict(config))
-            except TypeError:
-                continue
-            except UsageError:
-                raise
-            except Exception as exc:  # a checker bug must not block a launch; say so instead
-                return [Finding("warning", f"the hardware checks failed ({type(exc).__name__}: {exc}).")]
-            items = getattr(result, "findings", result)
-            return [_as_finding(item) for item in items]
-    return []
+    try:
+        text = config_file.read_text(encoding="utf-8")
+        lines = {} if config_file.suffix == ".json" else yaml_lines.key_lines(text)
+    except (OSError, UnicodeDecodeError):
+        lines = {}
+    try:
+        found = checks.check_config(dict(config), None, lines=lines, launcher="sftplay-tui", schema=False)
+    except UsageError:
+        raise
+    except Exception as exc:  # a checker bug must not block a launch; say so instead
+        return [Finding("warning", f"the hardware checks could not run ({type(exc).__name__}: {exc}).")]
+    return [_as_finding(item) for item in found]
 
 
 def check_launch(plan: LaunchPlan, checker: Checker | None = hardware_findings) -> list[Finding]:

@@ -28,8 +28,9 @@ METRIC_MARKER = METRIC_PREFIX.strip()
 METRIC_MARKER_BYTES = METRIC_MARKER.encode()
 RECORD_TYPES = ("start", "log", "eval", "end", "infer_progress")
 
-# `[rank0]:` (--role rank), `[default0]:` (torch elastic's default role) or `[0]:`.
-_RANK_PREFIX = re.compile(r"\[(?:rank|default)?(\d{1,6})\]:")
+# `[rank0]:` (--role rank) or `[default0]:` (torch elastic's default role). Not a bare `[0]:`:
+# that is the failure index in torch elastic's "Root Cause" block, a launcher line.
+_RANK_PREFIX = re.compile(r"\[(?:rank|default)(\d{1,6})\]:")
 _ERROR_WORDS = re.compile(
     r"Traceback \(most recent call last\)|\b\w*(?:Error|Exception)\b|\bERROR\b|\bFAILED\b|"
     r"\bfailed\b|^E\d{4} |\bKilled\b|\bSIGKILL\b|\bSIGSEGV\b"
@@ -68,6 +69,58 @@ def display_line(line: str) -> str:
     if match is None:
         return last_record(line)
     return line[: match.end()] + last_record(line[match.end() :])
+
+
+_RANK_ANYWHERE = re.compile(r"\[(?:rank|default)(\d{1,6})\]:")
+
+
+def split_fragments(line: str) -> list[str]:
+    """Display lines for one log line that holds several `[rankN]:` fragments.
+
+    torch elastic's --tee tailer copies what each rank wrote line by line, but a partial line (a
+    tqdm bar redrawn with `\\r`, a print with end="") is copied as it is, prefix and all, and the
+    next write is appended to it: `[rank1]:\\r 10%|#[rank0]:step 3`. Each fragment becomes its own
+    line, except that a fragment starting with `\\r` redraws the previous one of the same rank.
+    """
+    found = list(_RANK_ANYWHERE.finditer(line))
+    if len(found) < 2 and not (found and found[0].start() > 0):
+        return [display_line(line)]
+    pieces: list[tuple[int | None, str]] = []
+    if found[0].start() > 0:
+        pieces.append((None, line[: found[0].start()]))
+    for i, match in enumerate(found):
+        end = found[i + 1].start() if i + 1 < len(found) else len(line)
+        number, body = int(match.group(1)), line[match.end() : end]
+        if pieces and pieces[-1][0] == number and body.startswith("\r"):
+            pieces[-1] = (number, pieces[-1][1] + body)
+        else:
+            pieces.append((number, body))
+    out = []
+    for who, body in pieces:
+        text = last_record(body)
+        out.append(text if who is None else f"[rank{who}]:{text}")
+    return out
+
+
+def display_lines(lines: list[str]) -> list[str]:
+    """`display_line` for a batch, splitting glued rank fragments; fast when there are none."""
+    glued = False
+    prefixed = 0
+    carriage = False
+    for line in lines:
+        if line.startswith("[rank"):
+            prefixed += 1
+        if not carriage and "\r" in line:
+            carriage = True
+    if not carriage:
+        joined = "\n".join(lines)
+        glued = joined.count("[rank") > prefixed or "[default" in joined
+        if not glued:
+            return lines
+    out: list[str] = []
+    for line in lines:
+        out.extend(split_fragments(line))
+    return out
 
 
 def classify(text: str) -> str | None:

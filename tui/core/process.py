@@ -135,14 +135,20 @@ def descendants(root: ProcessRecord) -> list[ProcessRecord]:
 
 
 def merge_records(known: Iterable[ProcessRecord], new: Iterable[ProcessRecord]) -> list[ProcessRecord]:
-    """`known` plus the records of `new` not already there (matched by pid and creation time)."""
+    """`known` plus the records of `new` not already there (matched by pid and creation time).
+
+    A known record without a rank takes the newer one's: a worker seen right after the fork,
+    before it exec'd the training script, has the launcher's environment (no RANK) and name.
+    """
     result = list(known)
-    seen = {(r.pid, round(r.create_time, 2)) for r in result}
+    index = {(r.pid, round(r.create_time, 2)): i for i, r in enumerate(result)}
     for record in new:
         key = (record.pid, round(record.create_time, 2))
-        if key not in seen:
-            seen.add(key)
+        if key not in index:
+            index[key] = len(result)
             result.append(record)
+        elif result[index[key]].rank is None and record.rank is not None:
+            result[index[key]] = record
     return result
 
 
@@ -368,24 +374,27 @@ def _finish(s: _Stopper, gpu_pids: GpuPidLister | None, wait_s: float) -> StopRe
 
 
 def gpu_pids_from_probe() -> GpuPidLister | None:
-    """A lister built on the hardware probe (tui.core.hardware) when it can see GPUs."""
+    """Pids holding GPU memory, from the hardware probe; None on a machine without GPUs.
+
+    One probe is kept for every call (NVML is initialised once); the probe decides the source
+    (NVML, nvidia-smi, ...). On a machine where it sees no GPU there is nothing to verify.
+    """
     try:
-        import tui.core.hardware as hardware
-    except ImportError:
+        from tui.core.hardware import get_probe
+
+        probe = get_probe()
+        first = probe.probe()
+    except Exception:
         return None
-    get_probe = getattr(hardware, "get_probe", None)
-    if not callable(get_probe):
+    if not first.gpus:
+        probe.close()
         return None
 
     def listed() -> Collection[int] | None:
         try:
-            probe = get_probe()
-            info = probe.probe() if hasattr(probe, "probe") else probe()
+            info = probe.probe()
         except Exception:
             return None
-        gpus = getattr(info, "gpus", ())
-        if not gpus:
-            return None
-        return {p.pid for gpu in gpus for p in getattr(gpu, "processes", ())}
+        return {p.pid for gpu in info.gpus for p in gpu.processes}
 
     return listed

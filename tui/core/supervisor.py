@@ -165,7 +165,7 @@ class Supervisor:
             now = time.monotonic()
             if now >= next_record:
                 found = merge_records(self.workers, descendants(launcher))
-                if len(found) != len(self.workers):
+                if found != self.workers:
                     self.workers = found
                     self.write()
                 next_record = now + RECORD_INTERVAL_S
