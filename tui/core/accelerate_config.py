@@ -375,6 +375,14 @@ def _one_problem(err: Any, path: tuple[str, ...], data: Mapping[str, Any], model
     allowed = _allowed_values(model, path)
     if allowed:
         shown = ", ".join(str(a) for a in allowed)
+        if value is False and any(isinstance(a, str) and a.lower() == "no" for a in allowed):
+            # YAML 1.1 (PyYAML, what accelerate uses) reads an unquoted NO / no / off as false.
+            option = next(a for a in allowed if isinstance(a, str) and a.lower() == "no")
+            return Problem(
+                key,
+                f"is false: YAML reads an unquoted {option} as false, which accelerate rejects.",
+                f"quote it: `{path[-1]}: '{option}'`.",
+            )
         if isinstance(value, str):
             for option in allowed:
                 if isinstance(option, str) and option.lower() == value.lower():
