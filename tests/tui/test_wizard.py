@@ -11,13 +11,18 @@ from tui.app.messages import ConfigWritten
 from tui.app.screens.review import ReviewScreen
 from tui.app.screens.wizard import WizardScreen
 from tui.app.widgets.question_field import QuestionField
+from tui.core.hardware import load_snapshot
 from tui.core.host import HostCapabilities
 
 GOLDENS = Path(__file__).resolve().parents[1] / "fixtures" / "accelerate_goldens"
 
 
+NO_GPU = load_snapshot(Path(__file__).resolve().parents[1] / "fixtures" / "hardware" / "snapshots" / "no-gpu.json")
+
+
 def make_app(target: Path) -> SftplayApp:
-    app = SftplayApp(config_file=str(target), start="wizard")
+    # A fixed machine (no GPU) so the pre-selected suggestions are the same everywhere.
+    app = SftplayApp(config_file=str(target), start="wizard", hardware=NO_GPU)
     app.host = HostCapabilities(transformers=True)
     app.session.host = app.host
     return app
@@ -201,3 +206,33 @@ async def test_review_writes_the_multinode_config_set(tmp_path: Path) -> None:
     names = sorted(p.name for p in (tmp_path / "set").iterdir())
     assert names == ["README.md", "launch-ssh.sh", "machine-0.yaml", "machine-1.yaml"]
     assert "machine-1.yaml" in (tmp_path / "set" / "README.md").read_text()
+
+
+async def test_suggestions_from_the_hardware_and_unavailable_precisions(tmp_path: Path) -> None:
+    v100 = load_snapshot(Path(__file__).resolve().parents[1] / "fixtures" / "hardware" / "snapshots" / "v100-4x.json")
+    app = SftplayApp(config_file=str(tmp_path / "v.yaml"), start="wizard", hardware=v100)
+    app.host = HostCapabilities(transformers=True)
+    app.session.host = app.host
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await answer(pilot, "enter")
+        await answer(pilot, "enter")  # the machine type pre-selected for 4 GPUs: multi-GPU
+        assert app.session.answers()["distributed_type"] == "MULTI_GPU"
+        for _ in range(6):
+            await answer(pilot, "enter")
+        field = app.screen.query_one(QuestionField)
+        assert field.question.id == "num_processes"
+        assert "Pre-selected for this machine" in str(field.query_one("#note").render())
+        await answer(pilot, "enter")  # 4, the suggestion
+        await answer(pilot, "enter")
+        await answer(pilot, "enter")
+        field = app.screen.query_one(QuestionField)
+        assert field.question.id == "mixed_precision"
+        options = field.query_one("#answer")
+        bf16 = str(options.get_option_at_index(2).prompt)
+        assert "compute capability 7.0" in bf16  # marked, not hidden
+        await answer(pilot, "enter")  # fp16 pre-selected on V100
+        assert isinstance(app.screen, ReviewScreen)
+        await answer(pilot, "w")
+    data = yaml.safe_load((tmp_path / "v.yaml").read_text())
+    assert (data["num_processes"], data["mixed_precision"]) == (4, "fp16")

@@ -158,3 +158,66 @@ def test_network_checks_on_the_main_node_and_from_another() -> None:
         multinode(machine_rank=1, main_process_ip="127.0.0.1", main_process_port=port), timeout_s=1
     )
     assert unreachable and f"cannot reach 127.0.0.1:{port}" in unreachable[0].what
+
+
+def test_check_command_compares_a_config_set_and_snapshots(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    import json
+    import subprocess
+    import sys
+
+    for rank, name in ((0, "m0.yaml"), (0, "m1.yaml")):
+        (tmp_path / name).write_text(yaml.safe_dump(multinode(machine_rank=rank)))
+    snaps = []
+    for name, gpus in (("a.json", 8), ("b.json", 4)):
+        data = snapshot(gpus)
+        data.update(
+            {
+                "source": "nvml",
+                "cuda_version": "12.4",
+                "p2p": [],
+                "nvlink": [],
+                "memory_total_mib": 1,
+                "cpu": {"logical_cores": 8, "physical_cores": 4, "numa_nodes": 1},
+            }
+        )
+        data["gpus"] = [
+            {
+                "index": i,
+                "name": g["name"],
+                "uuid": None,
+                "memory_total_mib": 81559,
+                "memory_used_mib": 0,
+                "compute_capability": [9, 0],
+                "utilization_pct": 0,
+                "processes": [],
+            }
+            for i, g in enumerate(data["gpus"])
+        ]
+        data["p2p"] = [[None if i == j else True for j in range(gpus)] for i in range(gpus)]
+        data["nvlink"] = [[0 if i == j else 18 for j in range(gpus)] for i in range(gpus)]
+        (tmp_path / name).write_text(json.dumps(data))
+        snaps.append(str(tmp_path / name))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui",
+            "check",
+            "--config-file",
+            str(tmp_path / "m0.yaml"),
+            "--config-file",
+            str(tmp_path / "m1.yaml"),
+            "--hardware",
+            snaps[0],
+            "--hardware",
+            snaps[1],
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    rules = {f["rule"] for f in json.loads(result.stdout)["findings"]}
+    assert {"multinode.rank-duplicate", "multinode.rank-missing", "multinode.gpus-per-node"} <= rules

@@ -96,6 +96,8 @@ class CheckReport:
     findings: list[Finding] = field(default_factory=list)
     #: The file actually checked (a default_config.yml when the .yaml is missing).
     checked_path: Path | None = None
+    #: The config as loaded from it (for checks across several configs).
+    data: dict[str, Any] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Finding]:
@@ -1043,4 +1045,4 @@ def check_config_file(
         loaded.data, hardware, lines=loaded.lines, launcher=launcher, model=model, fp8_backends=fp8_backends
     )
     findings.sort(key=lambda f: 0 if f.severity == "error" else 1)
-    return CheckReport(path=requested, findings=findings, checked_path=target)
+    return CheckReport(path=requested, findings=findings, checked_path=target, data=dict(loaded.data))

@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from tui.core.checks import visible_gpus
+from tui.core.graph.state import Draft
 from tui.core.hardware.base import GpuInfo, HardwareInfo
 from tui.core.hardware.env import truthy
 from tui.core.hardware.gpu_models import is_geforce_rtx_40
@@ -170,3 +172,35 @@ def hardware_hints(hw: HardwareInfo, *, fp8_backends: Sequence[str] | None = Non
         env=MappingProxyType(recommended_env(hw)),
         notes=tuple(notes),
     )
+
+
+# -- the wizard's use of the hints -------------------------------------------------------------
+
+_PROCESS_TYPES = ("MULTI_GPU", "FSDP", "DEEPSPEED", "MEGATRON_LM", "MULTI_CPU")
+
+
+def suggested_answer(hints: HardwareHints, draft: Draft, question_id: str) -> Any | None:
+    """What to pre-select for a question on this machine (None: keep accelerate's default).
+
+    Only the answers the hardware decides: the machine type, the number of processes (per
+    machine times machines, as accelerate counts the total) and the mixed precision.
+    """
+    if question_id == "distributed_type":
+        return hints.distributed_type
+    if question_id == "num_processes" and draft.distributed_type in _PROCESS_TYPES:
+        per_machine = hints.gpu_count if draft.distributed_type != "MULTI_CPU" else hints.num_processes
+        if per_machine < 1:
+            return None
+        total = per_machine * max(draft.num_machines, 1)
+        # accelerate rejects multi-GPU with one process on one machine: do not suggest that.
+        return total if total > 1 or draft.num_machines > 1 else None
+    if question_id == "mixed_precision":
+        return "no" if draft.use_cpu else hints.mixed_precision
+    return None
+
+
+def unavailable_choices(hints: HardwareHints, question_id: str) -> dict[str, str]:
+    """Menu labels that cannot work on this machine, with the reason (shown, not hidden)."""
+    if question_id == "mixed_precision":
+        return {c.value: c.reason for c in hints.precision_choices if not c.available and c.reason}
+    return {}

@@ -18,7 +18,7 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tui.core.launch import Finding
+from tui.core.checks import Finding
 
 CONNECT_TIMEOUT_S = 3.0
 
@@ -41,6 +41,7 @@ def check_config_set(configs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[F
         if not 0 <= rank < max(machines, 1):
             findings.append(
                 Finding(
+                    "multinode.rank-range",
                     "error",
                     f"{name}: machine_rank {rank} is outside 0..{machines - 1}.",
                     "accelerate waits for ranks 0..num_machines-1; an out-of-range rank never joins.",
@@ -51,6 +52,7 @@ def check_config_set(configs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[F
         if len(names) > 1:
             findings.append(
                 Finding(
+                    "multinode.rank-duplicate",
                     "error",
                     f"machine_rank {rank} is used by {len(names)} configs ({', '.join(names)}).",
                     "two machines with the same rank both wait for the missing one: the run hangs at start.",
@@ -62,6 +64,7 @@ def check_config_set(configs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[F
         if missing:
             findings.append(
                 Finding(
+                    "multinode.rank-missing",
                     "error",
                     f"no config has machine_rank {', '.join(map(str, missing))}.",
                     "the run waits for every rank.",
@@ -82,6 +85,7 @@ def check_config_set(configs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[F
         if len(values) > 1:
             findings.append(
                 Finding(
+                    "multinode.configs-differ",
                     "error",
                     f"the configs disagree on {key}: {', '.join(sorted(values))}.",
                     "every machine must describe the same run; only machine_rank differs.",
@@ -92,6 +96,7 @@ def check_config_set(configs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[F
     if base.get("same_network") is False and base.get("rdzv_backend", "static") == "static":
         findings.append(
             Finding(
+                "multinode.rendezvous",
                 "warning",
                 "same_network is false but rdzv_backend is static.",
                 "across networks the static rendezvous needs the main address reachable as given; c10d copes with NAT "
@@ -117,6 +122,7 @@ def check_snapshots(config: Mapping[str, Any], snapshots: Sequence[tuple[str, Ma
     if snapshots and machines > 1 and len(snapshots) != machines:
         findings.append(
             Finding(
+                "multinode.snapshot-count",
                 "warning",
                 f"{len(snapshots)} hardware snapshots for {machines} machines.",
                 "machines without a snapshot are not compared.",
@@ -128,6 +134,7 @@ def check_snapshots(config: Mapping[str, Any], snapshots: Sequence[tuple[str, Ma
         if not use_cpu and gpus != per_node:
             findings.append(
                 Finding(
+                    "multinode.gpus-per-node",
                     "error" if gpus < per_node else "warning",
                     f"{name}: {gpus} GPUs, but the config runs {per_node} processes per machine "
                     f"({total} total / {machines} machines).",
@@ -149,6 +156,7 @@ def check_snapshots(config: Mapping[str, Any], snapshots: Sequence[tuple[str, Ma
         if len(interfaces) > 1 and "NCCL_SOCKET_IFNAME" not in env:
             findings.append(
                 Finding(
+                    "multinode.nccl-interface",
                     "warning",
                     f"{name}: several network interfaces ({', '.join(interfaces)}) and NCCL_SOCKET_IFNAME unset.",
                     "NCCL may pick an interface the other nodes cannot reach (a docker bridge, a management "
@@ -173,6 +181,7 @@ def _compare(
         shown = "; ".join(f"{v} on {', '.join(n)}" for v, n in sorted(known.items()))
         findings.append(
             Finding(
+                "multinode.mixed",
                 "warning",
                 f"the machines differ in {label}: {shown}.",
                 "mixed versions or models can hang or crash collectives, or make the slowest node set the pace.",
@@ -244,6 +253,7 @@ def check_network(config: Mapping[str, Any], *, timeout_s: float = CONNECT_TIMEO
     if not isinstance(ip, str) or not ip:
         return [
             Finding(
+                "multinode.main-ip",
                 "error",
                 "main_process_ip is missing.",
                 "the other machines cannot find the main process.",
@@ -256,6 +266,7 @@ def check_network(config: Mapping[str, Any], *, timeout_s: float = CONNECT_TIMEO
         if ip not in local_addresses():
             findings.append(
                 Finding(
+                    "multinode.main-ip-local",
                     "error",
                     f"main_process_ip {ip} is not an address of this machine, which is machine_rank 0.",
                     "the main process listens here; the other machines would connect elsewhere and wait.",
@@ -265,6 +276,7 @@ def check_network(config: Mapping[str, Any], *, timeout_s: float = CONNECT_TIMEO
         if not port_free(port):
             findings.append(
                 Finding(
+                    "multinode.port-busy",
                     "error",
                     f"port {port} is already in use on this machine.",
                     "the main process cannot listen there, and accelerate only picks a free port by itself on a "
@@ -278,6 +290,7 @@ def check_network(config: Mapping[str, Any], *, timeout_s: float = CONNECT_TIMEO
         return []
     return [
         Finding(
+            "multinode.unreachable",
             "warning",
             f"cannot reach {ip}:{port} ({why}).",
             "fine if the main node is not started yet; otherwise this machine would wait at the first collective.",

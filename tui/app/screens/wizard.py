@@ -28,6 +28,8 @@ from tui.core.session import WizardSession
 
 #: Given the draft and a question, the options that cannot work on this machine, with why.
 UnavailableFn = Callable[[Draft, Question], dict[str, str]]
+#: Given the draft and a question, what to pre-select for this machine, and a note saying why.
+SuggestFn = Callable[[Draft, Question], tuple[Any, str] | None]
 
 
 class WizardScreen(Screen[None]):
@@ -36,10 +38,16 @@ class WizardScreen(Screen[None]):
         Binding("ctrl+r", "review", "Review", show=False),
     ]
 
-    def __init__(self, session: WizardSession, unavailable: UnavailableFn | None = None) -> None:
+    def __init__(
+        self,
+        session: WizardSession,
+        unavailable: UnavailableFn | None = None,
+        suggest: SuggestFn | None = None,
+    ) -> None:
         super().__init__()
         self.session = session
         self.unavailable = unavailable
+        self.suggest = suggest
 
     def compose(self) -> ComposeResult:
         with Vertical(id="wizard-head"):
@@ -89,7 +97,13 @@ class WizardScreen(Screen[None]):
         slot = self.query_one("#field-slot", Vertical)
         slot.remove_children()
         unavailable = self.unavailable(draft, question) if self.unavailable else {}
-        slot.mount(QuestionField(question, draft, prefill=self.session.prefill(question), unavailable=unavailable))
+        prefill, note = self.session.prefill(question), None
+        if prefill is None and self.suggest is not None:
+            # An earlier answer wins; otherwise pre-select what fits this machine, and say so.
+            suggestion = self.suggest(draft, question)
+            if suggestion is not None:
+                prefill, note = suggestion
+        slot.mount(QuestionField(question, draft, prefill=prefill, unavailable=unavailable, note=note))
 
     def _can_review(self) -> bool:
         """Review is possible once the remembered answers complete a path (e.g. after Back)."""

@@ -46,6 +46,7 @@ class QuestionField(Vertical):
     QuestionField OptionList { height: auto; max-height: 16; }
     QuestionField #error { color: $error; height: auto; margin-top: 1; }
     QuestionField #default-hint { color: $text-muted; height: auto; }
+    QuestionField #note { color: $accent; height: auto; }
     """
 
     class Answered(Message):
@@ -63,6 +64,7 @@ class QuestionField(Vertical):
         draft: Draft,
         prefill: Any = None,
         unavailable: dict[str, str] | None = None,
+        note: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -70,7 +72,9 @@ class QuestionField(Vertical):
         self.draft = draft
         self.prefill = prefill
         self.unavailable = unavailable or {}
+        self.note = note
         self._values: list[Any] = []
+        self._start = 0
 
     def compose(self) -> ComposeResult:
         q = self.question
@@ -79,9 +83,8 @@ class QuestionField(Vertical):
             self._values = [c.value for c in choices]
             default = self._default_position(choices)
             options = [Option(self._option_text(c, i == default), id=f"opt-{i}") for i, c in enumerate(choices)]
-            answer_list = AnswerList(*options, yes_no=q.kind is Kind.YES_NO, id="answer")
-            answer_list.highlighted = self._initial_position(choices, default)
-            yield answer_list
+            self._start = self._initial_position(choices, default)
+            yield AnswerList(*options, yes_no=q.kind is Kind.YES_NO, id="answer")
         else:
             default = q.default_value(self.draft)
             placeholder = f"Enter for the default: {format_value(q.kind, default)}" if default not in (None, "") else ""
@@ -91,10 +94,16 @@ class QuestionField(Vertical):
             yield Input(value=value, placeholder=placeholder, password=q.secret, id="answer")
             if default is None:
                 yield Static("No default: type a value.", id="default-hint")
+        if self.note:
+            yield Static(self.note, id="note")
         yield Static("", id="error")
 
     def on_mount(self) -> None:
-        self.query_one("#answer").focus()
+        answer = self.query_one("#answer")
+        if isinstance(answer, OptionList):
+            # Set after mounting: the list resets its highlight when it is first laid out.
+            answer.highlighted = self._start
+        answer.focus()
 
     def _choices(self) -> list[Choice]:
         if self.question.kind is Kind.YES_NO:
