@@ -48,6 +48,8 @@ class SftplayApp(App[int]):
         self.host = detect_host()
         self.session = WizardSession(host=self.host)
         self.preset_env: dict[str, str] = {}
+        #: Config keys a preset sets that no question writes (applied on top of the answers).
+        self.overrides: dict[str, Any] = {}
         #: Injected (tests, snapshots) or probed in the background after start-up.
         self.hardware = hardware
         self.probe = probe
@@ -58,6 +60,11 @@ class SftplayApp(App[int]):
     def home_actions(self) -> list[HomeAction]:
         return [
             ("wizard", "Answer accelerate's questions", "each explained; writes the same YAML as accelerate config"),
+            (
+                "presets",
+                "Start from a preset",
+                "2x RTX 4090, 4x A100, 8x H100, FSDP, single GPU, CPU: matched to this machine",
+            ),
             ("hardware", "Hardware", "GPUs, memory, busy processes, P2P/NVLink, env; checks for the config"),
             ("launch", "Launch a run", "accelerate launch of training/ (or your script) with this config"),
             ("runs", "Runs", "running and finished runs: reattach, logs, metrics, stop"),
@@ -135,7 +142,21 @@ class SftplayApp(App[int]):
     def review_screen(self) -> Any:
         from tui.app.screens.review import ReviewScreen
 
-        return ReviewScreen(self.session, self.target, findings=self.review_findings, extra_env=self.preset_env)
+        return ReviewScreen(
+            self.session,
+            self.target,
+            findings=self.review_findings,
+            extra_env=self.preset_env,
+            overrides=self.overrides,
+        )
+
+    def action_presets(self) -> None:
+        from tui.app.screens.presets import PresetsScreen
+
+        if self._fixed_hardware:
+            self.push_screen(PresetsScreen(self.host, hardware=self.hardware))
+        else:
+            self.push_screen(PresetsScreen(self.host))
 
     def action_hardware(self) -> None:
         from tui.app.screens.hardware import HardwareScreen
@@ -181,6 +202,7 @@ class SftplayApp(App[int]):
 
         self.session = WizardSession.from_answers(message.answers, self.host)
         self.preset_env = dict(message.env or {})
+        self.overrides = dict(getattr(message, "overrides", {}) or {})
         self.push_screen(WizardScreen(self.session, self.wizard_unavailable, self.wizard_suggest))
         if self.session.complete:
             self.push_screen(self.review_screen())

@@ -51,16 +51,23 @@ class ReviewScreen(Screen[None]):
         target: Path,
         findings: FindingsFn | None = None,
         extra_env: dict[str, str] | None = None,
+        overrides: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.session = session
         self.target = target
         self.findings_fn = findings or schema_findings
         self.extra_env = extra_env or {}
+        self.overrides = overrides or {}
         self.written: Path | None = None
 
     def config(self) -> dict[str, Any]:
         config = self.session.config()
+        if self.overrides:
+            from tui.core.presets.keys import set_path
+
+            for key, value in self.overrides.items():
+                set_path(config, key, value)
         for key in keys_unknown_to_installed(config):
             config.pop(key)
         return config

@@ -1,0 +1,65 @@
+"""The app's screens wired together: home -> presets -> review -> written file; home -> hardware."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from tui.app.app import SftplayApp
+from tui.app.screens.review import ReviewScreen
+from tui.core.hardware import load_snapshot
+from tui.core.host import HostCapabilities
+
+SNAPSHOTS = Path(__file__).resolve().parents[1] / "fixtures" / "hardware" / "snapshots"
+
+
+async def test_home_preset_to_review_to_file(tmp_path: Path) -> None:
+    from tui.app.screens.presets import PresetsScreen
+
+    target = tmp_path / "cfg.yaml"
+    app = SftplayApp(config_file=str(target), hardware=load_snapshot(SNAPSHOTS / "rtx4090-2x.json"))
+    app.host = HostCapabilities(transformers=True)
+    app.session.host = app.host
+    async with app.run_test(size=(130, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("down", "enter")  # "Start from a preset"
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, PresetsScreen)
+        row = [entry.name for entry in screen.entries].index("rtx4090-2x")
+        screen.choose(row)
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen)
+        assert "NCCL_P2P_DISABLE=1" in str(app.screen.query_one("#target").render())
+        await pilot.press("w")
+        await pilot.pause()
+        # Back from the review lands on the wizard's last question, every answer kept.
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.session.current().id == "mixed_precision"
+    data = yaml.safe_load(target.read_text())
+    assert (data["distributed_type"], data["num_processes"], data["mixed_precision"]) == ("MULTI_GPU", 2, "bf16")
+
+
+async def test_home_hardware_screen_shows_the_machine(tmp_path: Path) -> None:
+    from tui.app.screens.hardware import HardwareScreen
+
+    app = SftplayApp(config_file=str(tmp_path / "none.yaml"), hardware=load_snapshot(SNAPSHOTS / "h100-8x.json"))
+    async with app.run_test(size=(130, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("down", "down", "enter")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, HardwareScreen)
+        info = app.screen._info
+        assert info is not None and len(info.gpus) == 8 and "H100" in info.gpus[0].name
+
+
+async def test_launch_without_a_config_says_what_to_do(tmp_path: Path) -> None:
+    app = SftplayApp(config_file=str(tmp_path / "missing.yaml"), hardware=load_snapshot(SNAPSHOTS / "no-gpu.json"))
+    async with app.run_test(size=(130, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("down", "down", "down", "enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HomeScreen"
+        assert any("No config at" in str(n.message) for n in app._notifications)
