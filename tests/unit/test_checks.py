@@ -517,3 +517,18 @@ def test_hints_for_each_machine() -> None:
     assert "fp16" in (cpu.unavailable_reason("fp16") or "")
     assert suggested_num_processes(hw("h100-8x-visible-0-3")) == 4
     assert suggested_mixed_precision(hw("mixed-4090-3090")) == "bf16"
+
+
+def test_config_rules_are_part_of_check_without_double_reports() -> None:
+    # FSDP2 given FSDP1-only options: a config-only rule (shared with presets), reported by check.
+    config = {
+        "distributed_type": "FSDP",
+        "num_processes": 4,
+        "mixed_precision": "bf16",
+        "fsdp_config": {"fsdp_version": 2, "fsdp_backward_prefetch": "BACKWARD_PRE"},
+    }
+    found = findings(config, "a100-4x")
+    assert any(f.rule.startswith("config.fsdp_config") for f in found)
+    # 3 processes on gpu_ids "0,1": the hardware rule reports it; the config rule on the same key does not repeat it.
+    crowded = findings({"distributed_type": "MULTI_GPU", "num_processes": 3, "gpu_ids": "0,1"}, "a100-4x")
+    assert [f.key for f in crowded].count("gpu_ids") == 1

@@ -893,6 +893,33 @@ def _schema_finding(p: Problem) -> Finding:
     return Finding("schema", p.severity, what, why, p.fix, p.key or None, p.line)
 
 
+def _config_rule_findings(
+    config: Mapping[str, Any], lines: Mapping[tuple[str, ...], int] | None, covered: set[str]
+) -> list[Finding]:
+    """The hardware-independent cross-field rules (shared with presets), minus keys the hardware
+    rules above already reported on with the machine's numbers (one finding per problem)."""
+    from tui.core.config_rules import check_rules
+
+    out: list[Finding] = []
+    for problem in check_rules(config):
+        if problem.key in covered:
+            continue
+        path = tuple(problem.key.split(".")) if problem.key else ()
+        line = lines.get(path) if lines and path in lines else problem.line
+        out.append(
+            Finding(
+                "config." + (problem.key or "rules"),
+                problem.severity,
+                f"{problem.key}: {problem.message}" if problem.key else problem.message,
+                "accelerate accepts this combination in the file but it cannot work as written.",
+                problem.fix,
+                problem.key or None,
+                line,
+            )
+        )
+    return out
+
+
 # -- public API ----------------------------------------------------------------------------------
 
 
@@ -922,7 +949,9 @@ def check_config(
         from tui.core.hardware import probe_hardware
 
         hardware = probe_hardware()
-    findings += _Checker(config, hardware, lines, launcher, fp8_backends).run()
+    own = _Checker(config, hardware, lines, launcher, fp8_backends).run()
+    findings += own
+    findings += _config_rule_findings(config, lines, covered={f.key for f in own if f.key})
     if model is not None:
         findings += check_layer_classes(
             config, class_names=model.class_names, no_split_modules=model.no_split_modules, model_name=model.name
