@@ -1,0 +1,45 @@
+"""The run's single writer of SFTPLAY_METRIC records, alive from the first line of the script.
+
+Kept free of torch/transformers imports: it is created (and the stop-signal watcher that uses it is
+installed) before anything heavy is imported, so even a run stopped or failing during start-up
+ends with exactly one "end" record.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from training import metrics_protocol as mp
+
+
+class RunReporter:
+    """Holds what the end record needs (output dir, last loss and step) and writes records on rank 0."""
+
+    def __init__(self, is_main: bool, stream: TextIO | None = None) -> None:
+        self.emitter = mp.Emitter(enabled=is_main, stream=stream)
+        self.output_dir: str | None = None
+        self.last_loss: float | None = None
+        self.step: int | None = None
+        self.started_at = time.monotonic()
+
+    @property
+    def is_main(self) -> bool:
+        return self.emitter.enabled
+
+    def emit(self, record: Mapping[str, Any]) -> None:
+        self.emitter.emit(record)
+
+    def end(self, status: mp.EndStatus, error: str | None = None, *, timeout: float = -1) -> bool:
+        return self.emitter.emit(
+            mp.end_record(
+                status=status,
+                output_dir=self.output_dir,
+                final_loss=self.last_loss,
+                step=self.step,
+                elapsed_s=round(time.monotonic() - self.started_at, 3),
+                error=error,
+            ),
+            timeout=timeout,
+        )
