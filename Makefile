@@ -10,7 +10,7 @@ CONFIG ?=
 ARGS ?=
 
 .PHONY: help venv install install-dev run test lint typecheck unit pytest gpu-info check \
-        setup-accelerate train-distributed train-distributed-tb tensorboard bench snapshots clean
+        setup-accelerate train-distributed train-distributed-tb train-local tensorboard bench snapshots clean
 
 help:
 	@echo "make run                 create .venv if missing, install, start the app"
@@ -20,6 +20,7 @@ help:
 	@echo "make setup-accelerate    the wizard (PRESET=name writes a preset instead)"
 	@echo "make train-distributed   accelerate launch of training/ with the current config"
 	@echo "make train-distributed-tb  the same, with TensorBoard"
+	@echo "make train-local         accelerate launch training/sft_train.py directly (CONFIG=, ARGS=)"
 	@echo "make tensorboard         TensorBoard on the runs' output directories"
 	@echo "make bench               the benchmarks in benchmarks/"
 
@@ -72,6 +73,12 @@ train-distributed: install
 train-distributed-tb: install
 	$(BIN)/tensorboard --logdir outputs --port 6006 >/dev/null 2>&1 & tb=$$!; \
 	trap "kill $$tb" EXIT; $(BIN)/sftplay-tui launch $(if $(CONFIG),--config-file $(CONFIG)) -- $(ARGS)
+
+# Direct `accelerate launch` of the training script, without the app's run folders. On a machine
+# without an NVIDIA driver, ACCELERATE_USE_CPU=true makes a multi-process config's CPU ranks connect.
+train-local: install
+	PYTHONUNBUFFERED=1 $(if $(shell command -v nvidia-smi 2>/dev/null),,ACCELERATE_USE_CPU=true) \
+	$(BIN)/accelerate launch $(if $(CONFIG),--config_file $(CONFIG)) training/sft_train.py $(ARGS)
 
 tensorboard: install
 	$(BIN)/tensorboard --logdir outputs --port 6006
