@@ -116,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
         )
     )
     warn(f"run {plan.run_dir.name}: {plan.display}")
-    started = start_run(plan)
+    # Forked, not a new interpreter: this process has no threads, and it saves ~0.1-0.2 s.
+    started = start_run(plan, fork=True)
     if args.detach:
         print(started.id)
         warn(
@@ -144,7 +145,7 @@ def attach(run_dir: Path, *, grace_s: float, out: TextIO) -> int:
     """Stream the run's log to `out` until it ends; Ctrl+C stops it. Returns the exit status."""
     from tui.core.follow import follow
     from tui.core.metrics import MetricsState, parse_metric_line, progress_line
-    from tui.core.process import gpu_pids_from_probe
+    from tui.core.process import gpu_pids_from_probe, reap
     from tui.core.runs import load_run, stop_run, wait_final
 
     tty = out.isatty()
@@ -192,6 +193,8 @@ def attach(run_dir: Path, *, grace_s: float, out: TextIO) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     final = wait_final(load_run(run_dir), timeout_s=30.0)
+    if final.status.supervisor is not None:
+        reap(final.status.supervisor.pid)  # our forked child: it exits right after the final status
     return report_end(final, interrupted)
 
 

@@ -45,6 +45,8 @@ from tui.core.process import (
     GpuPidLister,
     ProcessRecord,
     StopReport,
+    can_fork,
+    fork_supervisor,
     is_alive,
     live_process,
     spawn_supervisor,
@@ -337,21 +339,33 @@ def create_run_dir(plan: LaunchPlan) -> Path:
     return path
 
 
-def start_run(plan: LaunchPlan, *, wait_s: float = 20.0) -> Run:
+def start_run(plan: LaunchPlan, *, wait_s: float = 20.0, fork: bool = False) -> Run:
     """Create the run folder, start its supervisor, and return once the launcher has a pid.
 
-    Returns earlier with a final state if the supervisor could not start the launcher.
+    `fork=True` (single-threaded callers such as the headless CLI) forks the supervisor instead
+    of starting a new interpreter. Returns earlier with a final state if the supervisor could not
+    start the launcher.
     """
     path = create_run_dir(plan)
-    proc = spawn_supervisor(path)
+    if fork and can_fork():
+        pid = fork_supervisor(path)
+
+        def exited() -> bool:
+            return os.waitpid(pid, os.WNOHANG) != (0, 0)
+    else:
+        proc = spawn_supervisor(path)
+
+        def exited() -> bool:
+            return proc.poll() is not None
+
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         run = load_run(path)
         if run.status.launcher is not None or run.status.final:
             return run
-        if proc.poll() is not None:
+        if exited():
             break
-        time.sleep(0.02)
+        time.sleep(0.01)
     run = load_run(path)
     if run.status.launcher is None and not run.status.final:
         err = (path / "supervisor.log").read_text(encoding="utf-8", errors="replace").strip()
@@ -394,7 +408,7 @@ def stop_run(
     return report
 
 
-def wait_final(run: Run, timeout_s: float = 30.0, poll_s: float = 0.05) -> Run:
+def wait_final(run: Run, timeout_s: float = 30.0, poll_s: float = 0.02) -> Run:
     """Re-read the run until its state is final (the supervisor writes it right after the exit)."""
     deadline = time.monotonic() + timeout_s
     current = load_run(run.path)

@@ -156,19 +156,24 @@ class Supervisor:
 
     def _watch(self, proc: subprocess.Popen[bytes], launcher: ProcessRecord) -> int:
         next_record = 0.0
+        settled = time.monotonic()
         stopping = False
         while True:
             try:
-                return proc.wait(timeout=0.1)
+                return proc.wait(timeout=0.05)
             except subprocess.TimeoutExpired:
                 pass
             now = time.monotonic()
             if now >= next_record:
-                found = merge_records(self.workers, descendants(launcher))
+                found = merge_records(self.workers, descendants(launcher, self.workers))
                 if found != self.workers:
                     self.workers = found
                     self.write()
-                next_record = now + RECORD_INTERVAL_S
+                    settled = now
+                # Workers appear at the start; once the set has been stable a while, look less
+                # often (each look scans the process table). Stops re-scan on their own anyway.
+                interval = RECORD_INTERVAL_S if now - settled < 30 else 4 * RECORD_INTERVAL_S
+                next_record = now + interval
             self.pump_metrics()
             if self.term_requested and not stopping:
                 stopping = True

@@ -20,12 +20,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.highlighter import Highlighter
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import Input, Log, Static
 from textual.worker import get_current_worker
@@ -35,6 +37,19 @@ from tui.core.metrics import classify, split_rank
 from tui.core.runs import load_run
 
 DEFAULT_MAX_LINES = 10_000
+#: The UI takes new lines at most this often: a flood then costs a bounded share of the UI thread.
+DRAIN_INTERVAL_S = 1 / 30
+BAR_INTERVAL_S = 0.25
+
+
+def batch_width(lines: list[str]) -> int:
+    """The widest line in cells (fast path for ASCII without tabs, measured in the reader thread)."""
+    if not lines:
+        return 0
+    joined = "".join(lines)
+    if joined.isascii() and "\t" not in joined:
+        return max(map(len, lines))
+    return max(cell_len(line.expandtabs()) for line in lines)
 
 
 class RunLogHighlighter(Highlighter):
@@ -76,6 +91,27 @@ class RunLogView(Log):
         self.auto_scroll = True
         self.scroll_end(animate=False)
         self.post_message(self.FollowChanged())
+
+    def append_lines(self, lines: list[str], width: int) -> None:
+        """`write_lines` for prepared lines (no newline inside, width known), cheap per call.
+
+        `Log.write_lines` splits every line again, refreshes each new line separately and starts
+        a thread worker per call to measure widths (whose description is the repr of the whole
+        batch); at a flood's rate that is what made key presses wait. Here the reader thread has
+        already measured the batch; new lines are beyond anything cached, so one refresh does.
+        """
+        if not hasattr(self, "_lines") or not hasattr(self, "_prune_max_lines"):
+            self.write_lines(lines)  # a Textual without these internals: the public way
+            return
+        at_end = self.is_vertical_scroll_end
+        self._lines.extend(lines)
+        if self.max_lines is not None and len(self._lines) > self.max_lines:
+            self._prune_max_lines()
+        self._width = max(self._width, width)
+        self.virtual_size = Size(self._width, len(self._lines))
+        if self.auto_scroll and at_end and not self.is_vertical_scrollbar_grabbed:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.refresh()
 
     def restyle(self) -> None:
         """Re-render visible lines (after the search term changed)."""
@@ -137,7 +173,10 @@ class RunLog(Vertical):
         self.rank_filter: RankFilter = None
         self._lock = threading.Lock()
         self._pending: list[str] = []
+        self._pending_width = 0
         self._notified = False
+        self._last_post = 0.0
+        self._last_bar = 0.0
         self._clear = False
         self._restart = False
         #: Counters (lines through the reader, lines written into the view, lines skipped in memory).
@@ -165,6 +204,7 @@ class RunLog(Vertical):
             except Exception:
                 self.num_ranks = 1
         self._update_bar()
+        self.set_interval(0.5, self._update_bar)  # drains update it only every BAR_INTERVAL_S
         self._reader()
 
     # -- the reader thread --------------------------------------------------------------------
@@ -184,8 +224,7 @@ class RunLog(Vertical):
                         self._pending.clear()
                         self._clear = True
                 lines = follower.read_available()
-                if lines:
-                    self._push(lines)
+                self._push(lines)
                 if follower.last_bytes:
                     continue
                 now = time.monotonic()
@@ -193,6 +232,9 @@ class RunLog(Vertical):
                     next_check = now + 0.5
                     if not self._run_active():
                         self._push(follower.drain())
+                        while self._pending and not worker.is_cancelled:
+                            self._wake()  # the last lines must not wait for a wake-up that never comes
+                            time.sleep(DRAIN_INTERVAL_S)
                         self.finished = True
                         self.post_message(self.ReaderFinished(self.lines_read))
                         # Stay alive for a rank-filter change, but poll slowly.
@@ -218,20 +260,30 @@ class RunLog(Vertical):
             return False
 
     def _push(self, lines: list[str]) -> None:
-        if not lines:
-            return
+        if lines:
+            width = batch_width(lines)
+            with self._lock:
+                self.lines_read += len(lines)
+                self._pending.extend(lines)
+                self._pending_width = max(self._pending_width, width)
+                overflow = len(self._pending) - self.max_lines
+                if overflow > 0:
+                    # The view keeps only max_lines: older lines would be evicted on arrival anyway.
+                    del self._pending[:overflow]
+                    self.lines_skipped += overflow
+        self._wake()
+
+    def _wake(self) -> None:
+        """Post one wake-up if lines wait, none is pending, and the last was long enough ago."""
+        now = time.monotonic()
         with self._lock:
-            self.lines_read += len(lines)
-            self._pending.extend(lines)
-            overflow = len(self._pending) - self.max_lines
-            if overflow > 0:
-                # The view keeps only max_lines: older lines would be evicted on arrival anyway.
-                del self._pending[:overflow]
-                self.lines_skipped += overflow
-            notify = not self._notified
+            if not self._pending and not self._clear:
+                return
+            if self._notified or now - self._last_post < DRAIN_INTERVAL_S:
+                return
             self._notified = True
-        if notify:
-            self.post_message(self.LinesAvailable())
+            self._last_post = now
+        self.post_message(self.LinesAvailable())
 
     # -- the UI side ----------------------------------------------------------------------------
 
@@ -240,15 +292,18 @@ class RunLog(Vertical):
         message.stop()
         with self._lock:
             lines, self._pending = self._pending, []
+            width, self._pending_width = self._pending_width, 0
             clear, self._clear = self._clear, False
             self._notified = False
         view = self.view
         if clear:
             view.clear()
         if lines:
-            view.write_lines(lines)
+            view.append_lines(lines, width)
             self.lines_written += len(lines)
-        self._update_bar()
+        now = time.monotonic()
+        if clear or now - self._last_bar >= BAR_INTERVAL_S:
+            self._update_bar()
 
     @on(ReaderFinished)
     def _finished(self, message: ReaderFinished) -> None:
@@ -273,7 +328,9 @@ class RunLog(Vertical):
             parts.append(f"search: {self._search_text}")
         if self.finished:
             parts.append("end of run")
-        self.query_one("#run-log-bar", Static).update(" · ".join(parts))
+        self._last_bar = time.monotonic()
+        # No layout pass: the bar is one line whatever it says (a layout per update was costly).
+        self.query_one("#run-log-bar", Static).update(" · ".join(parts), layout=False)
 
     def action_toggle_follow(self) -> None:
         view = self.view
