@@ -25,6 +25,12 @@ from tui.core.launch import (
 ACC = "/opt/venv/bin/accelerate"
 
 
+@pytest.fixture(autouse=True)
+def default_port_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plans must not depend on whether another run on this machine holds port 29500."""
+    monkeypatch.setattr("tui.core.launch.port_in_use", lambda port: False)
+
+
 @pytest.fixture
 def script(tmp_path: Path) -> Path:
     path = tmp_path / "train.py"
@@ -218,3 +224,31 @@ def test_the_machine_checks_do_not_block_what_the_launcher_fixes(tmp_path: Path,
     config = write_config(tmp_path, MULTI_CPU_2)
     plan = plan_launch(LaunchRequest(config_file=config, script=script, cwd=tmp_path), accelerate=ACC)
     assert blocking(check_launch(plan)) == []
+
+
+def test_a_busy_default_port_gets_a_free_one(script: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tui.core.launch.port_in_use", lambda port: port == 29500)
+    plan = plan_for({"distributed_type": "MULTI_CPU", "use_cpu": True, "num_processes": 2}, script, tmp_path)
+    at = plan.argv.index("--main_process_port")
+    assert int(plan.argv[at + 1]) != 29500
+    assert any("29500" in note for note in plan.notes)
+    chosen = {"distributed_type": "MULTI_GPU", "num_processes": 2, "main_process_port": 29500}
+    fixed = plan_for(chosen, script, tmp_path)
+    assert "--main_process_port" not in fixed.argv  # a port the user chose is theirs to keep
+
+
+def test_a_preset_becomes_a_config_file_to_launch(tmp_path: Path, script: Path) -> None:
+    from tui.core.launch import preset_config_file
+
+    path, env = preset_config_file("cpu")
+    assert path.is_file() and path.name == "cpu.yaml"
+    assert env.get("ACCELERATE_USE_CPU") == "true"
+    plan = plan_launch(LaunchRequest(config_file=path, script=script, cwd=tmp_path, env=env), accelerate=ACC)
+    assert "--multi_gpu" in plan.argv and plan.num_processes == 2
+
+
+def test_an_unknown_preset_is_a_usage_error() -> None:
+    from tui.core.launch import preset_config_file
+
+    with pytest.raises(UsageError, match="unknown preset 'cpux'"):
+        preset_config_file("cpux")

@@ -28,6 +28,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,15 +39,8 @@ from typing import Any, Literal
 from tui.core.accelerate_config import dump_config, load_config_file
 from tui.core.errors import UsageError
 from tui.core.files import atomic_write
-from tui.core.paths import (
-    builtin_presets_dir,
-    bundled_training_script,
-    default_config_path,
-    runs_dir,
-    state_dir,
-    user_config_dir,
-    user_presets_dir,
-)
+from tui.core.host import detect_host
+from tui.core.paths import bundled_training_script, default_config_path, runs_dir, state_dir, user_config_dir
 
 Severity = Literal["error", "warning", "info"]
 # Which distributed types go through torch elastic (multi_gpu_launcher / deepspeed on one node).
@@ -67,6 +61,7 @@ _ELASTIC_TYPES = frozenset(
 )
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 CHOICES_FILE = "launch-choices.json"
+DEFAULT_PORT = 29500
 MAX_REMEMBERED_PROJECTS = 200
 
 
@@ -181,21 +176,10 @@ def preset_config_file(name: str) -> tuple[Path, dict[str, str]]:
     The file goes to `$XDG_STATE_HOME/sftplay-tui/preset-configs/<name>.yaml` (each run keeps its
     own copy); the preset's recommended environment comes back to be exported for the run.
     """
-    candidates = [d / f"{name}{ext}" for d in (user_presets_dir(), builtin_presets_dir()) for ext in (".yaml", ".yml")]
-    found = next((p for p in candidates if p.is_file()), None)
-    if found is None:
-        raise UsageError(
-            f"no preset named {name!r} (looked in {user_presets_dir()} and {builtin_presets_dir()}); "
-            "`sftplay-tui presets` lists them."
-        )
-    try:
-        build = importlib.import_module("tui.core.presets.build")
-        loading = importlib.import_module("tui.core.presets.loading")
-        host_module = importlib.import_module("tui.core.host")
-    except ImportError:
-        raise UsageError("presets are not available in this version; write a config with the wizard.") from None
-    preset_file = loading.load_preset_file(found, host_module.detect_host())
-    built = build.build_preset(preset_file, host_module.detect_host())
+    presets = importlib.import_module("tui.core.presets")
+    host = detect_host()
+    entry = presets.resolve(name, host)  # UnknownPreset (exit 2) lists the available ones
+    built = presets.build_preset(entry.require(), host)  # PresetError (exit 2) names file and line
     target = state_dir() / "preset-configs" / f"{name}.yaml"
     atomic_write(target, dump_config(built.config, target), backup=False)
     env = {str(k): str(v) for k, v in dict(getattr(built, "env", {}) or {}).items()}
@@ -266,6 +250,16 @@ def plan_launch(
         if nproc > 1:
             notes.append("use_cpu: exported ACCELERATE_USE_CPU=true so the CPU ranks connect to each other.")
     elastic = nproc > 1 and (dist in _ELASTIC_TYPES or "--multi_gpu" in argv)
+    machines = config.get("num_machines", 1)
+    if elastic and machines in (1, None) and not config.get("main_process_port") and port_in_use(DEFAULT_PORT):
+        # Two runs on one machine both default to 29500; the second would die at the rendezvous
+        # with "address already in use". A free port keeps this run independent of the other.
+        port = free_port()
+        argv += ["--main_process_port", str(port)]
+        notes.append(
+            f"port {DEFAULT_PORT} (accelerate's default) is in use, probably by another run: "
+            f"added --main_process_port {port}."
+        )
     target_dir = run_dir if run_dir is not None else _fresh_run_dir(request, runs_root)
     if request.rank_prefixes and elastic:
         argv += ["--tee", "3", "--role", "rank", "--log_dir", str(target_dir / "ranks")]
@@ -289,6 +283,22 @@ def plan_launch(
         num_processes=nproc,
         notes=tuple(notes),
     )
+
+
+def port_in_use(port: int) -> bool:
+    """True when nothing can listen on `port` (torch's rendezvous store binds every interface)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("", port))
+        except OSError:
+            return True
+    return False
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("", 0))
+        return int(sock.getsockname()[1])
 
 
 def default_script() -> Path:
