@@ -231,3 +231,32 @@ def test_file_tail_reads_appends_and_restarts_after_truncation(tmp_path: Path) -
     data = tail.read()
     assert data.startswith(b"line ") and data.endswith(b"line 999\n") and len(data) <= 100
     tail.close()
+
+
+def test_stop_checks_gpu_memory_with_the_probe_lister(tmp_path: Path) -> None:
+    """On GPU machines the stop asks the probe which pids hold GPU memory, until ours are gone."""
+    from tui.core.process import stop_processes
+
+    run = start_run(make_plan(tmp_path, [sys.executable, str(FAKE_LAUNCHER), "--work", "60"]))
+    wait_for(lambda: len(load_run(run.path).status.workers) >= 2, 30, "2 workers recorded")
+    run = load_run(run.path)
+    worker = run.status.workers[0].pid
+    calls: list[int] = []
+
+    def lister() -> set[int]:
+        calls.append(1)  # the driver still lists the dead worker once, then frees its memory
+        return {worker, 1} if len(calls) == 1 else {1}
+
+    report = stop_processes(run.status.launcher, run.status.workers, grace_s=10.0, gpu_pids=lister)
+    assert report.all_gone and report.gpu_checked and report.gpu_holders == [] and len(calls) >= 2
+    assert "no GPU memory held by them" in report.summary
+
+
+def test_a_stop_reports_gpu_memory_that_stays_held() -> None:
+    from tui.core.process import stop_processes
+
+    me = psutil.Process()
+    gone = ProcessRecord(pid=2**22 - 3, create_time=1.0)
+    report = stop_processes(gone, [], gpu_pids=lambda: {gone.pid, me.pid}, gpu_release_wait_s=0.2)
+    assert report.gpu_checked and report.gpu_holders == [gone.pid]
+    assert f"GPU memory still held by pids {gone.pid}" in report.summary
