@@ -233,6 +233,7 @@ def _train(argv: list[str] | None, reporter: RunReporter) -> int:
 
     # ---- batch size ----------------------------------------------------------------------------
     world = conn.num_processes
+    estimate_mib: float | None = None
     if parsed.run.auto_batch_size:
         plan = plan_batch(
             _model_shape(model, loaded.num_parameters, loaded.trainable_parameters),
@@ -240,6 +241,7 @@ def _train(argv: list[str] | None, reporter: RunReporter) -> int:
         )
         targs.per_device_train_batch_size = plan.per_device_batch_size
         targs.gradient_accumulation_steps = plan.gradient_accumulation_steps
+        estimate_mib = (plan.static_bytes + plan.per_device_batch_size * plan.per_sample_bytes) / 2**20
         if conn.is_main_process:
             for line in plan.lines:
                 log.info(line)
@@ -281,6 +283,7 @@ def _train(argv: list[str] | None, reporter: RunReporter) -> int:
                 "peft": loaded.peft,
                 "learning_rate": targs.learning_rate,
                 "auto_batch_size": parsed.run.auto_batch_size,
+                "estimated_peak_memory_mib": round(estimate_mib, 1) if estimate_mib is not None else None,
                 "fsdp_wrap": fsdp_wrap,
                 "data": data.source,
                 "data_format": data.format,

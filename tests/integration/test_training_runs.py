@@ -247,16 +247,24 @@ def test_gradient_checkpointing_trains_and_keeps_use_cache(embedded_cache: Path,
             "--save_steps",
             "15",
             "--gradient_checkpointing",
+            # and let --auto_batch_size pick the batch for a global batch of 12 (it prints why)
+            "--auto_batch_size",
+            "--global_batch_size",
+            "12",
         ],
         run_env(embedded_cache, cpu_ranks=False),
     )
     assert run.returncode == 0, run.explain()
-    assert run.start["config"]["gradient_checkpointing"] == "transformers"
+    config = run.start["config"]
+    assert config["gradient_checkpointing"] == "transformers"
     assert run.start["gradient_checkpointing_active"] is True
+    assert config["auto_batch_size"] is True and config["estimated_peak_memory_mib"] > 0
+    assert config["per_device_train_batch_size"] * config["gradient_accumulation_steps"] == 12
+    assert "auto batch size: free memory" in run.stderr and "checkpointed:" in run.stderr
     losses = _losses(run)
     assert losses[15] < losses[5], losses
-    for config in (out / "config.json", out / "checkpoint-15" / "config.json"):
-        assert json.loads(config.read_text())["use_cache"] is True, f"{config} lost use_cache"
+    for saved in (out / "config.json", out / "checkpoint-15" / "config.json"):
+        assert json.loads(saved.read_text())["use_cache"] is True, f"{saved} lost use_cache"
 
 
 def test_lora_packing_on_prompt_response_files(embedded_cache: Path, tmp_path: Path) -> None:
