@@ -284,15 +284,17 @@ def test_run_screen_snapshot(snap_compare, tmp_path: Path) -> None:  # type: ign
 
     async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
         screen = app.screen
-        await until(
-            pilot,
-            lambda: (
+
+        def shown() -> bool:  # what the picture shows, not just what the reader threads have read
+            return (
                 isinstance(screen, RunScreen)
-                and screen.query_one(RunLog).finished
-                and screen.query_one(MetricsPanel).snapshot.step == 10
-            ),
-            what="loaded",
-        )
-        await pilot.pause(0.2)
+                and "end of run" in text_of(screen, "#run-log-bar")
+                and "44 lines in view" in text_of(screen, "#run-log-bar")
+                and "step 10/20 · failed" in str(screen.query_one("#metrics-progress-text").render())
+                and screen.query_one(MetricsPanel)._plotted[1] > 0
+            )
+
+        await until(pilot, shown, what="everything loaded and drawn")
+        await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)

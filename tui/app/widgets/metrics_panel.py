@@ -254,16 +254,17 @@ class MetricsPanel(Vertical):
         if key == self._plotted:
             return
         self._plotted = key
-        for plot_id, title, series in (
-            ("#loss-plot", "loss", snap.loss_series),
-            ("#lr-plot", "learning rate", snap.lr_series),
+        for plot_id, title, series, color in (
+            ("#loss-plot", "loss", snap.loss_series, "cyan"),
+            ("#lr-plot", "learning rate", snap.lr_series, "magenta"),
         ):
             plot = self.query_one(plot_id, PlotextPlot)
             plt = plot.plt
             plt.clear_data()
             plt.title(title)
             if series:
-                plt.plot([p[0] for p in series], [p[1] for p in series], marker="braille")
+                # An explicit colour: plotext otherwise cycles colours with every redraw.
+                plt.plot([p[0] for p in series], [p[1] for p in series], marker="braille", color=color)
             plot.refresh()
 
     def show_gpus(self, samples: list[GpuSample]) -> None:

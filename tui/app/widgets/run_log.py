@@ -23,7 +23,7 @@ from pathlib import Path
 from rich.cells import cell_len
 from rich.highlighter import Highlighter
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -112,6 +112,12 @@ class RunLogView(Log):
         if self.auto_scroll and at_end and not self.is_vertical_scrollbar_grabbed:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         self.refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # The panels above change height (a failure summary appears, charts fill in): a view that
+        # follows the run must stay at the end, not keep an offset that now hides the last lines.
+        if self.auto_scroll:
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
 
     def restyle(self) -> None:
         """Re-render visible lines (after the search term changed)."""
