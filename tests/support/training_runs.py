@@ -156,3 +156,11 @@ def pids_with(marker: str) -> list[int]:
         if marker in cmdline:
             found.append(int(entry.name))
     return found
+
+
+def leftovers(marker: str, grace: float = 5.0) -> list[int]:
+    """Processes of a finished run still alive after a short grace period (exit is not instant)."""
+    deadline = time.monotonic() + grace
+    while (found := pids_with(marker)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
