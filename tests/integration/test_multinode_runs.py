@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.support.training_runs import embedded_cache_fixture  # noqa: F401  (fixture)
 from tui.core.multinode import plan_cluster, write_cluster
 
 pytestmark = pytest.mark.slow
@@ -161,3 +162,35 @@ def test_ssh_launcher_stops_all_nodes_when_one_fails(tmp_path: Path) -> None:
     for pid in alive:  # leave nothing behind even if the assertion below fails
         os.kill(pid, signal.SIGKILL)
     assert alive == []
+
+
+def test_two_machines_train_together(tmp_path: Path, embedded_cache: Path) -> None:
+    """The bundled trainer across two "machines": world size 2, training completes on both."""
+    from tests.support.training_runs import SCRIPT as TRAIN
+    from tests.support.training_runs import run_env
+    from training.metrics_protocol import parse_line
+
+    args = ["--output_dir", str(tmp_path / "out"), "--max_steps", "6", "--logging_steps", "3", "--save_strategy", "no"]
+    plan = plan_cluster(cpu_two_machines(free_port()), script=str(TRAIN), args=args, config_dir=tmp_path)
+    write_cluster(plan, tmp_path)
+    env = {**run_env(embedded_cache), "PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", "")}
+    procs = [
+        subprocess.Popen(
+            node.command,
+            shell=True,
+            cwd=tmp_path,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for node in plan.nodes
+    ]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    records = [r for r in map(parse_line, outputs[0].splitlines()) if r is not None]
+    start = next(r for r in records if r["type"] == "start")
+    end = next(r for r in records if r["type"] == "end")
+    assert start["world_size"] == 2 and start["distributed_type"] == "MULTI_CPU"
+    assert end["status"] == "completed"
