@@ -7,6 +7,7 @@ launcher's group, or SIGKILL the launcher) leaves orphans behind.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -72,6 +73,8 @@ def test_stop_kills_a_worker_that_ignores_sigterm(tmp_path: Path) -> None:
 
 def test_ctrl_c_in_headless_launch_stops_the_run(tmp_path: Path, cli_env: dict[str, str]) -> None:
     config = write_config(tmp_path, MULTI_CPU_2)
+    # The logs go to a file: an unread pipe would fill up and block the CLI's writes.
+    stdout = (tmp_path / "stdout.txt").open("w")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -92,25 +95,24 @@ def test_ctrl_c_in_headless_launch_stops_the_run(tmp_path: Path, cli_env: dict[s
         ],
         cwd=tmp_path,
         env=cli_env,
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        wait_for(
-            lambda: bool(list((Path(cli_env["XDG_STATE_HOME"]) / "sftplay-tui" / "runs").glob("*"))),
-            60,
-            "the run folder",
-        )
+        # status.json is written last: the folder exists a moment before the run is listed.
+        runs = Path(cli_env["XDG_STATE_HOME"]) / "sftplay-tui" / "runs"
+        wait_for(lambda: bool(list(runs.glob("*/status.json"))), 60, "the run folder")
         run = wait_workers(find_run("last"), 2)
         wait_log(run, "[rank1]:rank 1 step 1 done")
         records = all_pids(run)
         os.kill(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
+        stdout.close()
     assert proc.returncode == 130, err[-2000:]
-    assert "all 3 processes of the run are gone" in err
+    assert re.search(r"all \d+ processes of the run are gone", err), err[-2000:]
     assert still_running(records) == []
     assert load_run(run.path).state == STOPPED
