@@ -5,7 +5,7 @@ environment overrides that `sftplay-tui launch` shows, --tee/--log_dir included)
 output to a file. sftplay-tui adds: its own start-up, the config load and pre-launch checks, the
 run folder, the detached supervisor (Python start-up) and following the log to stdout until the
 supervisor records the end. Wall time from process start to exit, median of N runs each,
-interleaved (A B A B ...) so both see the same machine load. Target (issue 7): <= 1.05x.
+interleaved (A B, B A, ...) so both see the same machine load. Target (issue 7): <= 1.05x.
 
 The default job is the fake trainer with --accelerate-state (it imports torch and accelerate and
 all-reduces over gloo, like a training script's start) plus 20 short steps; `--sft` runs the
@@ -120,12 +120,19 @@ def main() -> None:
             )
             (root / "direct" / str(i)).mkdir(parents=True)
             direct_env = {**env, **plan.env}
-            wall, cpu, _, _ = timed(list(plan.argv), direct_env, root, root / f"direct-{i}.log")
-            direct.append(wall)
-            cpu_direct.append(cpu)
+
+            def run_direct() -> None:
+                wall, cpu, _, _ = timed(list(plan.argv), direct_env, root, root / f"direct-{i}.log")  # noqa: B023
+                direct.append(wall)
+                cpu_direct.append(cpu)
+
+            if i % 2 == 0:  # alternate the order (A B, B A, ...) so a drift in load cancels out
+                run_direct()
             wall, cpu, t0, t1 = timed(ours_cmd, env, root, root / f"ours-{i}.log")
             ours.append(wall)
             cpu_ours.append(cpu)
+            if i % 2 == 1:
+                run_direct()
             newest = max(runs.iterdir(), key=lambda p: p.stat().st_mtime)
             status = json.loads((newest / "status.json").read_text())
             # What sftplay-tui adds around the launcher's own lifetime: before it starts, after it ends.
