@@ -194,3 +194,97 @@ def test_two_machines_train_together(tmp_path: Path, embedded_cache: Path) -> No
     end = next(r for r in records if r["type"] == "end")
     assert start["world_size"] == 2 and start["distributed_type"] == "MULTI_CPU"
     assert end["status"] == "completed"
+
+
+def _cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _write_cpu_config(tmp_path: Path) -> Path:
+    import yaml
+
+    path = tmp_path / "two-machines.yaml"
+    path.write_text(yaml.safe_dump(cpu_two_machines(free_port())))
+    return path
+
+
+@pytest.mark.parametrize("via", ["ssh", "slurm"])
+def test_cluster_launched_from_here_is_one_run(tmp_path: Path, cli_env: dict[str, str], via: str) -> None:
+    import json
+
+    config = _write_cpu_config(tmp_path)
+    env = {
+        **cli_env,
+        "PATH": f"{FIXTURES / 'fake_slurm'}{os.pathsep}{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+        "SSH": str(FIXTURES / "fake_ssh.sh"),
+        "FAKE_SLURM_DIR": str(tmp_path / "slurm"),
+        "SFTPLAY_POLL_S": "0.2",
+    }
+    where = ["--hosts", "localhost,localhost"] if via == "ssh" else ["--slurm"]
+    result = _cli(
+        [
+            "multinode",
+            "--config-file",
+            str(config),
+            "--out",
+            str(tmp_path / "set"),
+            *where,
+            "--launch",
+            "--script",
+            SCRIPT,
+        ],
+        env,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Every node's lines arrive here, labelled by node; the two form one world of size 2.
+    assert worlds(result.stdout) == {(0, 2), (1, 2)}
+    assert re.search(r"^\[node0 [^\]]+\] WORLD rank=0 size=2", result.stdout, re.M), result.stdout
+    assert re.search(r"^\[node1 [^\]]+\] WORLD rank=1 size=2", result.stdout, re.M), result.stdout
+    runs = [json.loads(line) for line in _cli(["runs", "--json"], env, tmp_path).stdout.splitlines()]
+    assert len(runs) == 1 and runs[0]["state"] == "succeeded"
+    assert f"launch-{via}.sh" in runs[0]["command"]
+
+
+def test_stopping_a_slurm_cluster_run_cancels_every_node(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    config = _write_cpu_config(tmp_path)
+    env = {
+        **cli_env,
+        "PATH": f"{FIXTURES / 'fake_slurm'}{os.pathsep}{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_SLURM_DIR": str(tmp_path / "slurm"),
+        "SFTPLAY_POLL_S": "0.2",
+        "SFTPLAY_TEST_SLEEP": "300",
+    }
+    started = _cli(
+        [
+            "multinode",
+            "--config-file",
+            str(config),
+            "--out",
+            str(tmp_path / "set"),
+            "--slurm",
+            "--launch",
+            "--detach",
+            "--script",
+            SCRIPT,
+        ],
+        env,
+        tmp_path,
+    )
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip()
+    deadline = time.monotonic() + 120
+    log = ""
+    while time.monotonic() < deadline and len(worlds(log)) < 2:
+        time.sleep(0.5)
+        log = _cli(["logs", run_id], env, tmp_path).stdout
+    assert worlds(log) == {(0, 2), (1, 2)}, log
+    node_pids = [int(p) for p in (tmp_path / "slurm").glob("*/pids").__next__().read_text().split()]
+    stopped = _cli(["stop", run_id, "--grace", "2"], env, tmp_path)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(psutil.pid_exists(p) for p in node_pids):
+        time.sleep(0.5)
+    assert not [p for p in node_pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]

@@ -78,7 +78,7 @@ def test_written_set_and_scripts(tmp_path: Path) -> None:
     plan = plan_cluster(multinode(), script=SCRIPT, hosts=["n1", "n2"], config_dir=tmp_path)
     files = write_cluster(plan, tmp_path, slurm=True, ssh=True)
     names = sorted(p.name for p in files)
-    assert names == ["README.md", "launch-ssh.sh", "machine-0.yaml", "machine-1.yaml", "sbatch.sh"]
+    assert names == ["README.md", "launch-slurm.sh", "launch-ssh.sh", "machine-0.yaml", "machine-1.yaml", "sbatch.sh"]
     assert yaml.safe_load((tmp_path / "machine-1.yaml").read_text())["machine_rank"] == 1
     sbatch = (tmp_path / "sbatch.sh").read_text()
     assert "#SBATCH --nodes=2" in sbatch and "#SBATCH --gpus-per-node=8" in sbatch

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from tui.core.accelerate_config import dump_config
 from tui.core.errors import UsageError
 from tui.core.files import atomic_write
-from tui.core.launch import LaunchRequest, plan_launch
+from tui.core.launch import LaunchPlan, LaunchRequest, plan_launch
 
 DEFAULT_PORT = 29500
 
@@ -213,6 +213,8 @@ fi
 NUM_MACHINES="${{SLURM_NNODES:-{plan.num_machines}}}"
 PER_NODE="${{SLURM_GPUS_ON_NODE:-{plan.per_node}}}"
 RANK="${{SLURM_NODEID:?SLURM_NODEID is not set}}"
+# Label every line with its node (as the SSH launcher does): the run view groups the log by node.
+exec > >(sed -u "s/^/[node$RANK $(hostname)] /") 2>&1
 echo "sftplay: node $RANK of $NUM_MACHINES, main $MAIN_ADDR:{plan.port}, $PER_NODE processes here" >&2
 exec env {env} {command} \\
   --machine_rank "$RANK" --num_machines "$NUM_MACHINES" \\
@@ -255,7 +257,8 @@ trap 'cleanup; exit 130' INT TERM
 for ((i = 0; i < ${{#NODES[@]}}; i += 2)); do
   host="${{NODES[i]}}"; remote="${{NODES[i+1]}}"
   # -tt gives the remote command a terminal, so closing the connection also ends it.
-  setsid $SSH -tt "$host" "$remote" > >(sed -u "s/^/[$host] /") 2>&1 &
+  # Every line is labelled with its node (rank and host): the run view groups the log by node.
+  setsid $SSH -tt "$host" "$remote" > >(sed -u "s/^/[node$((i / 2)) $host] /") 2>&1 &
   PIDS+=("$!"); HOSTS+=("$host")
 done
 status=0
@@ -278,6 +281,31 @@ exit "$status"
 """
 
 
+def slurm_launcher_script(sbatch_path: str) -> str:
+    """Submit the sbatch script, follow the job until it ends, cancel it on Ctrl+C/stop.
+
+    The job's output is appended to $SFTPLAY_LOG (a run's output.log when sftplay-tui starts
+    it; the folder must be visible from the nodes, e.g. in your home) so the run view shows it.
+    """
+    return f"""#!/usr/bin/env bash
+# Written by sftplay-tui multinode: submit {Path(sbatch_path).name}, wait for the job, exit with its code.
+# Stopping this script (Ctrl+C, `sftplay-tui stop`) cancels the job.
+set -uo pipefail
+LOG="${{SFTPLAY_LOG:-$PWD/sftplay-slurm.log}}"
+jobid="$(sbatch --parsable --open-mode=append --output="$LOG" {shlex.quote(sbatch_path)})" || exit $?
+jobid="${{jobid%%;*}}"
+echo "sftplay: submitted SLURM job $jobid (output: $LOG)"
+trap 'echo "sftplay: cancelling job $jobid" >&2; scancel "$jobid"; exit 130' INT TERM
+while [[ -n "$(squeue -h -j "$jobid" -o %T 2>/dev/null)" ]]; do
+  sleep "${{SFTPLAY_POLL_S:-5}}" & wait $!
+done
+code="$(sacct -n -X -j "$jobid" -o ExitCode 2>/dev/null | head -n 1 | tr -d ' ')"
+code="${{code%%:*}}"
+echo "sftplay: job $jobid ended with exit code ${{code:-unknown}}"
+exit "${{code:-1}}"
+"""
+
+
 def write_cluster(
     plan: ClusterPlan, out_dir: Path, *, slurm: bool = False, ssh: bool = False, remote_dir: str | None = None
 ) -> list[Path]:
@@ -296,9 +324,49 @@ def write_cluster(
         atomic_write(path, sbatch_script(plan, str(out_dir.resolve() / plan.nodes[0].config_name)))
         path.chmod(0o755)
         written.append(path)
+        wrapper = out_dir / "launch-slurm.sh"
+        atomic_write(wrapper, slurm_launcher_script(str(path.resolve())))
+        wrapper.chmod(0o755)
+        written.append(wrapper)
     if ssh:
         path = out_dir / "launch-ssh.sh"
         atomic_write(path, ssh_script(plan, remote_dir or str(out_dir.resolve())))
         path.chmod(0o755)
         written.append(path)
     return written
+
+
+# -- one run for the whole cluster ----------------------------------------------------------------
+
+
+def cluster_run_plan(plan: ClusterPlan, out_dir: Path, *, via: str) -> LaunchPlan:
+    """A run (as `sftplay-tui launch` records one) whose command starts every machine.
+
+    `via="ssh"` runs launch-ssh.sh, `via="slurm"` runs launch-slurm.sh; both are in `out_dir`
+    (written by `write_cluster`). The run view and `runs` then show the cluster as one run, each
+    node's lines labelled `[nodeK host]`.
+    """
+    script = out_dir.resolve() / ("launch-ssh.sh" if via == "ssh" else "launch-slurm.sh")
+    if not script.is_file():
+        flag = "--hosts" if via == "ssh" else "--slurm"
+        raise UsageError(f"{script} is missing: write the set with {flag} first.")
+    node = plan.nodes[0]
+    words = list(plan.script_words)
+    module = words[1] if words[0] == "-m" else None
+    request = LaunchRequest(
+        config_file=out_dir.resolve() / node.config_name,
+        script=None if module else Path(words[0]),
+        module=module,
+        args=tuple(words[2:] if module else words[1:]),
+        cwd=out_dir.resolve(),
+        rank_prefixes=False,
+    )
+    base = plan_launch(request, config=node.config, accelerate="accelerate")
+    env = {"PYTHONUNBUFFERED": "1", "SFTPLAY_LOG": str(base.run_dir / "output.log")}
+    return replace(
+        base,
+        argv=("bash", str(script)),
+        env=env,
+        num_processes=plan.total,
+        notes=(f"multi-node: {plan.num_machines} machines x {plan.per_node} processes via {via}",),
+    )
