@@ -23,10 +23,7 @@ def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
 def hf_cache_home(env: Mapping[str, str] | None = None) -> Path:
     """accelerate's `hf_cache_home`: $HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface."""
     e = _env(env)
-    if "HF_HOME" in e:
-        raw = e["HF_HOME"]
-    else:
-        raw = os.path.join(e.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
+    raw = e["HF_HOME"] if "HF_HOME" in e else os.path.join(e.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
     return Path(os.path.expanduser(raw))
 
 
