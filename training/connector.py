@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from accelerate import PartialState
-from accelerate.utils import gather_object, parse_flag_from_env
+from accelerate.utils import broadcast_object_list, gather_object, parse_flag_from_env
 
 T = TypeVar("T")
 
@@ -138,6 +138,16 @@ class Connector:
         if self.num_processes == 1:
             return list(local)
         return list(gather_object(list(local)))
+
+    def broadcast(self, value: T) -> T:
+        """The main process's `value` on every process (the others' arguments are ignored).
+
+        For decisions only the main process can make (it alone reads the output file, say), so
+        that every process acts on the same answer instead of some waiting for a peer that left.
+        """
+        if self.num_processes == 1:
+            return value
+        return broadcast_object_list([value if self.is_main_process else None])[0]  # type: ignore[no-any-return]
 
     def gather_indexed(self, local: Sequence[tuple[int, T]]) -> list[T]:
         """Undo `split`: gather (index, result) pairs and return the results in original order."""

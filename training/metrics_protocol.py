@@ -16,7 +16,7 @@ Rank 0 (only) writes one line per event on **stdout**::
 - Each line is written with a single ``write`` call and flushed, so lines from other ranks
   (which share the terminal/pipe) cannot split it. Anything not starting with the prefix is
   ordinary log output.
-- Every object has ``"type"`` (one of ``start``, ``log``, ``eval``, ``end``), ``"v"`` (format
+- Every object has ``"type"`` (one of ``start``, ``log``, ``eval``, ``end``, ``infer_progress``), ``"v"`` (format
   version, currently 1) and ``"time"`` (Unix seconds, float). Unknown keys must be ignored by
   readers; keys are only ever added, never renamed, within a version.
 
@@ -43,6 +43,16 @@ Record types (fields that can be unknown are ``null``):
     logged training loss or null), step (last global step or null), elapsed_s (float or null),
     error (one-line reason or null).
 
+``infer_progress`` (batch inference, training/infer.py: after each batch round is written)
+    done (records in the output file, including those from an earlier, interrupted run),
+    total (int), failed (records written with an error), records_per_second (records generated
+    by this run per second since generation began, null before the first round), eta_s
+    (remaining / records_per_second, null when unknown), elapsed_s (float).
+
+Inference uses the same ``start`` record (model, world size; ``task`` = "inference", output_dir is
+the output file, config holds the generation options, ``total``/``already_done`` count records)
+and ``end`` record (final_loss and step null; ``records`` and ``failed`` added).
+
 The end record is written on rank 0 even when the run fails early (bad argument, missing file) or
 is stopped by SIGINT/SIGTERM, so a watcher always learns how the run finished.
 """
@@ -59,7 +69,7 @@ from typing import Any, Literal, TextIO
 
 PREFIX = "SFTPLAY_METRIC "
 FORMAT_VERSION = 1
-RECORD_TYPES = ("start", "log", "eval", "end")
+RECORD_TYPES = ("start", "log", "eval", "end", "infer_progress")
 EndStatus = Literal["completed", "failed", "interrupted"]
 
 LOG_FIELDS = (
@@ -177,6 +187,7 @@ def end_record(
     step: int | None = None,
     elapsed_s: float | None = None,
     error: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     if status not in ("completed", "failed", "interrupted"):
         raise ValueError(f"unknown end status {status!r}")
@@ -189,6 +200,31 @@ def end_record(
             "step": step,
             "elapsed_s": elapsed_s,
             "error": error,
+            **extra,
+        },
+    )
+
+
+def infer_progress_record(
+    *,
+    done: int,
+    total: int,
+    failed: int,
+    records_per_second: float | None,
+    eta_s: float | None,
+    elapsed_s: float,
+    **extra: Any,
+) -> dict[str, Any]:
+    return _record(
+        "infer_progress",
+        {
+            "done": done,
+            "total": total,
+            "failed": failed,
+            "records_per_second": records_per_second,
+            "eta_s": eta_s,
+            "elapsed_s": elapsed_s,
+            **extra,
         },
     )
 
