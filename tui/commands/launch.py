@@ -1,5 +1,8 @@
 """`sftplay-tui launch`: check, start and follow a training run headless; Ctrl+C stops it cleanly.
 
+`--infer` selects the bundled batch inference (training/infer.py) as the script; nothing else
+changes (its arguments go after `--`, its progress line counts records instead of steps).
+
 Logs go to stdout as they come (rank-prefixed for multi-process runs); on a terminal a progress
 line sits at the bottom and the raw SFTPLAY_METRIC lines are hidden (they stay in the run's log
 and metrics.jsonl). Messages about the run go to stderr. The exit status is the run's: 0 when it
@@ -29,9 +32,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=(
             "Check the accelerate config against this machine, then run `accelerate launch` with it in "
             "its own session, recording the run under $XDG_STATE_HOME/sftplay-tui/runs/. Training "
-            "arguments go after `--`. The script defaults to the bundled training/sft_train.py."
+            "arguments go after `--`. The script defaults to the bundled training/sft_train.py; --infer "
+            "runs the bundled batch inference (training/infer.py) instead."
         ),
-        epilog="example: sftplay-tui launch --config-file cfg.yaml -- --max_steps 20",
+        epilog=(
+            "examples: `sftplay-tui launch --config-file cfg.yaml -- --max_steps 20`; "
+            "`sftplay-tui launch --infer -- --use_accelerate --data eval.jsonl --output answers.jsonl`"
+        ),
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--config-file", metavar="F", help="accelerate config (default: accelerate's default file)")
@@ -39,6 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--script", metavar="S", help="training script (default: the bundled training/sft_train.py)")
     target.add_argument("-m", "--module", metavar="MODULE", help="run a Python module instead of a script")
+    target.add_argument(
+        "--infer",
+        action="store_true",
+        help="run the bundled batch inference, training/infer.py (its arguments after --: --use_accelerate "
+        "--data FILE --output OUT.jsonl ...); progress shows records done, records/s and ETA",
+    )
     parser.add_argument("--detach", action="store_true", help="start the run and return; follow it with `logs`")
     parser.add_argument("--yes", "-y", action="store_true", help="launch despite warnings without asking")
     parser.add_argument(
@@ -63,9 +76,11 @@ def run(args: argparse.Namespace) -> int:
         LaunchRequest,
         blocking,
         check_launch,
+        default_infer_script,
         default_script,
         plan_launch,
         preset_config_file,
+        recall_choices,
         remember_choices,
         resolve_config,
         warnings_of,
@@ -80,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         config = resolve_config(args.config_file)
     script = Path(args.script).expanduser() if args.script else None
+    if args.infer:
+        script = default_infer_script()
+        if not script.is_file():
+            raise UsageError(f"the bundled inference script {script} is missing.")
     if script is None and not args.module:
         script = default_script()
         if not script.is_file():
@@ -106,15 +125,20 @@ def run(args: argparse.Namespace) -> int:
         if answer not in ("y", "yes"):
             warn("not launched.")
             return 1
-    remember_choices(
-        LaunchChoices(
+    if args.infer:
+        # An inference run keeps the remembered training choices; only its own arguments change.
+        choices = recall_choices() or LaunchChoices()
+        choices.infer_args = list(args.training_args)
+    else:
+        choices = LaunchChoices(
             config_file=None if args.preset else str(config),
             preset=args.preset,
             script=str(args.script) if args.script else None,
             module=args.module,
             args=list(args.training_args),
+            infer_args=(recall_choices() or LaunchChoices()).infer_args,
         )
-    )
+    remember_choices(choices)
     warn(f"run {plan.run_dir.name}: {plan.display}")
     # Forked, not a new interpreter: this process has no threads, and it saves ~0.1-0.2 s.
     started = start_run(plan, fork=True)

@@ -40,7 +40,14 @@ from tui.core.accelerate_config import dump_config, load_config_file
 from tui.core.errors import UsageError
 from tui.core.files import atomic_write
 from tui.core.host import detect_host
-from tui.core.paths import bundled_training_script, default_config_path, runs_dir, state_dir, user_config_dir
+from tui.core.paths import (
+    bundled_inference_script,
+    bundled_training_script,
+    default_config_path,
+    runs_dir,
+    state_dir,
+    user_config_dir,
+)
 
 Severity = Literal["error", "warning", "info"]
 # Which distributed types go through torch elastic (multi_gpu_launcher / deepspeed on one node).
@@ -305,6 +312,11 @@ def default_script() -> Path:
     return bundled_training_script()
 
 
+def default_infer_script() -> Path:
+    """The bundled batch-inference script (`launch --infer`, the launch screen's Inference)."""
+    return bundled_inference_script()
+
+
 def split_args(text: str) -> tuple[str, ...]:
     """Training arguments typed as one line (shell rules); UsageError on an unclosed quote."""
     try:
@@ -404,6 +416,8 @@ class LaunchChoices:
     script: str | None = None
     module: str | None = None
     args: list[str] = field(default_factory=list)
+    #: Arguments of the last inference run (training/infer.py), kept apart from the training ones.
+    infer_args: list[str] = field(default_factory=list)
     updated: float = 0.0
 
     @classmethod
@@ -416,6 +430,7 @@ class LaunchChoices:
             return value if isinstance(value, str) and value else None
 
         args = data.get("args")
+        infer_args = data.get("infer_args")
         updated = data.get("updated")
         return cls(
             config_file=text("config_file"),
@@ -423,6 +438,7 @@ class LaunchChoices:
             script=text("script"),
             module=text("module"),
             args=[a for a in args if isinstance(a, str)] if isinstance(args, list) else [],
+            infer_args=[a for a in infer_args if isinstance(a, str)] if isinstance(infer_args, list) else [],
             updated=float(updated) if isinstance(updated, int | float) else 0.0,
         )
 

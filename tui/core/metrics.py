@@ -242,6 +242,7 @@ class MetricsSnapshot:
     final_loss: float | None = None
     infer_done: int | None = None
     infer_total: int | None = None
+    infer_failed: int | None = None
     records_per_second: float | None = None
     loss_series: tuple[tuple[float, float], ...] = ()
     lr_series: tuple[tuple[float, float], ...] = ()
@@ -329,6 +330,8 @@ class MetricsState:
         if step is None and end:
             step = integer(end.get("step"))
         elapsed = number(log.get("elapsed_s"))
+        if elapsed is None and infer:
+            elapsed = number(infer.get("elapsed_s"))
         eta = number(log.get("eta_s"))
         if eta is None and elapsed is not None and step and max_steps:
             eta = max(0.0, elapsed / step * (max_steps - step))
@@ -361,6 +364,7 @@ class MetricsState:
             final_loss=number(end.get("final_loss")),
             infer_done=integer(infer.get("done")),
             infer_total=integer(infer.get("total")),
+            infer_failed=integer(infer.get("failed")),
             records_per_second=number(infer.get("records_per_second")),
             loss_series=_downsample(self.loss, self.chart_points),
             lr_series=_downsample(self.lr, self.chart_points),
@@ -441,6 +445,8 @@ def progress_line(snapshot: MetricsSnapshot, width: int = 20) -> str:
         parts.append(f"{snapshot.tokens_per_second:,.0f} tok/s")
     if snapshot.records_per_second is not None:
         parts.append(f"{snapshot.records_per_second:,.1f} rec/s")
+    if snapshot.infer_failed:
+        parts.append(f"{snapshot.infer_failed} failed")
     return " ".join(parts)
 
 

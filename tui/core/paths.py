@@ -69,5 +69,10 @@ def bundled_training_script() -> Path:
     return project_root() / "training" / "sft_train.py"
 
 
+def bundled_inference_script() -> Path:
+    """training/infer.py: batch generation over a dataset (`launch --infer`, the app's Inference)."""
+    return project_root() / "training" / "infer.py"
+
+
 def builtin_presets_dir() -> Path:
     return project_root() / "presets"

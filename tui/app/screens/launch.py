@@ -6,6 +6,11 @@ moment): errors disable Launch, warnings ask for confirmation. The choices are r
 project folder (the folder the app was started in). Launching starts the run detached (it
 survives the app) and dismisses the screen with the run folder; `LaunchScreen.Launched` is
 posted too, so the app can open `RunScreen(run_dir)`.
+
+Inference (ctrl+g) runs the bundled batch inference, training/infer.py, with the same config and
+its own arguments (remembered apart from the training ones); its progress (records done / total,
+records/s, ETA) shows in the same run view. The config checks are the same for both commands
+(they depend on the config only), so one check result serves both buttons.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from tui.core.launch import (
     LaunchRequest,
     blocking,
     check_launch,
+    default_infer_script,
     default_script,
     hardware_findings,
     plan_launch,
@@ -62,6 +68,7 @@ class LaunchScreen(Screen[Path | None]):
     """
     BINDINGS = [
         Binding("ctrl+l", "launch", "Launch"),
+        Binding("ctrl+g", "infer", "Inference"),
         Binding("ctrl+y", "copy_command", "Copy command"),
         Binding("escape", "cancel", "Back"),
     ]
@@ -101,6 +108,8 @@ class LaunchScreen(Screen[Path | None]):
         self.runs_root = runs_root
         self.plan: LaunchPlan | None = None
         self.plan_error: str | None = None
+        self.infer_plan: LaunchPlan | None = None
+        self.infer_error: str | None = None
         self.findings: list[Finding] = []
         self.checked_for: str | None = None
         self.launching = False
@@ -109,6 +118,7 @@ class LaunchScreen(Screen[Path | None]):
         self.initial_script = remembered.script or str(default_script())
         self.initial_module = remembered.module or ""
         self.initial_args = " ".join(_quote(a) for a in remembered.args)
+        self.initial_infer_args = " ".join(_quote(a) for a in remembered.infer_args or _default_infer_args())
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="launch-body"):
@@ -133,9 +143,17 @@ class LaunchScreen(Screen[Path | None]):
             yield Input(self.initial_args, placeholder="--max_steps 20 --output_dir out", id="launch-args")
             yield Label("Command (exactly what runs; ctrl+y copies it)", classes="launch-label")
             yield Static("", id="launch-command")
+            yield Label("Inference arguments (training/infer.py, shell syntax)", classes="launch-label")
+            yield Input(
+                self.initial_infer_args,
+                placeholder="--use_accelerate --data FILE --output OUT.jsonl",
+                id="launch-infer-args",
+            )
+            yield Static("", id="launch-infer-command")
             yield Vertical(id="launch-findings")
             with Horizontal(id="launch-buttons"):
                 yield Button("Launch (ctrl+l)", variant="primary", id="launch-go")
+                yield Button("Inference (ctrl+g)", id="launch-infer")
                 yield Button("Copy command", id="launch-copy")
                 yield Button("Back", id="launch-back")
         yield Footer()
@@ -159,18 +177,41 @@ class LaunchScreen(Screen[Path | None]):
             self.config_file, script=Path(script).expanduser(), args=args, cwd=self.project_dir, env=self.extra_env
         )
 
+    def infer_request(self) -> LaunchRequest:
+        args = split_args(self.query_one("#launch-infer-args", Input).value)
+        return LaunchRequest(
+            self.config_file, script=default_infer_script(), args=args, cwd=self.project_dir, env=self.extra_env
+        )
+
+    def _checked_target(self) -> LaunchPlan | None:
+        """The plan whose checks count: either command's (they share the config)."""
+        return self.plan or self.infer_plan
+
     def _replan(self) -> None:
         try:
             self.plan = plan_launch(self.request(), runs_root=self.runs_root)
             self.plan_error = None
         except UsageError as exc:
             self.plan, self.plan_error = None, exc.message
+        try:
+            self.infer_plan = plan_launch(self.infer_request(), runs_root=self.runs_root)
+            self.infer_error = None
+        except UsageError as exc:
+            self.infer_plan, self.infer_error = None, exc.message
+        infer_command = self.query_one("#launch-infer-command", Static)
+        if self.infer_plan is not None:
+            infer_command.update(escape(self.infer_plan.display))
+        else:
+            infer_command.update(f"[red]{escape(self.infer_error or '')}[/red]")
         command = self.query_one("#launch-command", Static)
+        target = self._checked_target()
         if self.plan is not None:
             command.update(escape(self.plan.display))
-            self._check(self.plan)
         else:
             command.update(f"[red]{escape(self.plan_error or '')}[/red]")
+        if target is not None:
+            self._check(target)
+        else:
             self.findings = []
             self.checked_for = None
             self._show_findings()
@@ -184,7 +225,8 @@ class LaunchScreen(Screen[Path | None]):
     @on(FindingsReady)
     def _findings_ready(self, message: FindingsReady) -> None:
         message.stop()
-        if self.plan is None or message.display != self.plan.display:
+        target = self._checked_target()
+        if target is None or message.display != target.display:
             return  # a result for an older command
         self.findings = message.findings
         self.checked_for = message.display
@@ -200,19 +242,22 @@ class LaunchScreen(Screen[Path | None]):
             widgets.append(
                 Static(f"[{style}]{finding.severity}[/{style}] {escape(finding.render()[len(finding.severity) + 2 :])}")
             )
-        if self.plan is not None and self.checked_for == self.plan.display and not self.findings:
+        target = self._checked_target()
+        if target is not None and self.checked_for == target.display and not self.findings:
             widgets.append(Static("[green]checks passed[/green]"))
         if widgets:
             box.mount_all(widgets)
 
     def _update_buttons(self) -> None:
-        ready = (
-            self.plan is not None
-            and self.checked_for == self.plan.display
+        target = self._checked_target()
+        checked = (
+            target is not None
+            and self.checked_for == target.display
             and not blocking(self.findings)
             and not self.launching
         )
-        self.query_one("#launch-go", Button).disabled = not ready
+        self.query_one("#launch-go", Button).disabled = not (checked and self.plan is not None)
+        self.query_one("#launch-infer", Button).disabled = not (checked and self.infer_plan is not None)
 
     @on(Input.Changed)
     def _input_changed(self, event: Input.Changed) -> None:
@@ -239,10 +284,17 @@ class LaunchScreen(Screen[Path | None]):
 
     @on(Button.Pressed, "#launch-go")
     def action_launch(self) -> None:
-        plan = self.plan
-        if plan is None or self.checked_for != plan.display or self.launching:
-            if self.plan_error:
-                self.notify(self.plan_error, severity="error")
+        self._launch(self.plan, self.plan_error)
+
+    @on(Button.Pressed, "#launch-infer")
+    def action_infer(self) -> None:
+        self._launch(self.infer_plan, self.infer_error)
+
+    def _launch(self, plan: LaunchPlan | None, error: str | None) -> None:
+        target = self._checked_target()
+        if plan is None or target is None or self.checked_for != target.display or self.launching:
+            if error:
+                self.notify(error, severity="error")
             return
         if blocking(self.findings):
             self.notify("fix the errors first", severity="error")
@@ -261,13 +313,16 @@ class LaunchScreen(Screen[Path | None]):
     def _go(self, plan: LaunchPlan) -> None:
         self.launching = True
         self._update_buttons()
-        request = plan.request
+        # Both commands' arguments are remembered, whichever one runs (each as typed, if it parses).
+        training = self.plan.request if self.plan is not None else None
+        remembered = recall_choices(self.project_dir) or LaunchChoices()
         remember_choices(
             LaunchChoices(
-                config_file=str(request.config_file),
-                script=str(request.script) if request.script else None,
-                module=request.module,
-                args=list(request.args),
+                config_file=str(plan.request.config_file),
+                script=str(training.script) if training and training.script else remembered.script,
+                module=training.module if training else remembered.module,
+                args=list(training.args) if training else remembered.args,
+                infer_args=list(self.infer_plan.request.args) if self.infer_plan else remembered.infer_args,
             ),
             self.project_dir,
         )
@@ -293,6 +348,12 @@ class LaunchScreen(Screen[Path | None]):
     def _launched(self, message: Launched) -> None:
         # Not stopped: the app sees it too. Dismissing returns the folder to push_screen's callback.
         self.dismiss(message.run_dir)
+
+
+def _default_infer_args() -> list[str]:
+    """A first inference run: the bundled chat data, answered by the embedded model (or --model_name_or_path)."""
+    data = default_infer_script().parent / "data" / "chat.jsonl"
+    return ["--use_accelerate", "--data", str(data), "--output", "outputs/inference.jsonl"]
 
 
 def _quote(arg: str) -> str:

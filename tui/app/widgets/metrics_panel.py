@@ -220,16 +220,22 @@ class MetricsPanel(Vertical):
         elif snap.eta_s is not None:
             text.append(f"ETA {format_duration(snap.eta_s)}")
         self.query_one("#metrics-progress-text", Label).update(" · ".join(text) or "waiting for the first metrics...")
-        rows = [
-            f"loss {_fmt(snap.last_loss, '.4f')}   lr {_fmt(snap.learning_rate, '.3g')}   "
-            f"grad norm {_fmt(snap.grad_norm, '.3g')}   epoch {_fmt(snap.epoch, '.2f')}",
-            f"tokens/s {_fmt(snap.tokens_per_second, ',.0f')}   samples/s {_fmt(snap.samples_per_second, ',.1f')}   "
-            f"peak memory {_fmt(snap.peak_memory_mib, ',.0f', ' MiB')}   elapsed {format_duration(snap.elapsed_s)}",
-        ]
+        if snap.infer_total:
+            # An inference run (training/infer.py): no loss or learning rate, records instead.
+            rows = [
+                f"records/s {_fmt(snap.records_per_second, ',.1f')}   failed {_fmt(snap.infer_failed, 'd')}   "
+                f"ETA {format_duration(snap.eta_s)}   elapsed {format_duration(snap.elapsed_s)}"
+            ]
+        else:
+            rows = [
+                f"loss {_fmt(snap.last_loss, '.4f')}   lr {_fmt(snap.learning_rate, '.3g')}   "
+                f"grad norm {_fmt(snap.grad_norm, '.3g')}   epoch {_fmt(snap.epoch, '.2f')}",
+                f"tokens/s {_fmt(snap.tokens_per_second, ',.0f')}   "
+                f"samples/s {_fmt(snap.samples_per_second, ',.1f')}   "
+                f"peak memory {_fmt(snap.peak_memory_mib, ',.0f', ' MiB')}   elapsed {format_duration(snap.elapsed_s)}",
+            ]
         if snap.eval_loss is not None:
             rows.append(f"eval loss {snap.eval_loss:.4f}")
-        if snap.records_per_second is not None:
-            rows.append(f"records/s {snap.records_per_second:,.1f}")
         who = [
             f"world size {snap.world_size}" if snap.world_size else "",
             snap.distributed_type or "",
@@ -240,6 +246,8 @@ class MetricsPanel(Vertical):
         if snap.end_error:
             rows.append(f"error: {snap.end_error}")
         self.query_one("#metrics-stats", Static).update("\n".join(rows))
+        # Loss and learning-rate charts mean nothing for inference: hide them rather than show empty axes.
+        self.query_one("#metrics-charts").display = not snap.infer_total
         self._plot(snap)
 
     def set_run_state(self, state: str, active: bool) -> None:
