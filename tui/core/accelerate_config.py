@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from tui.core.errors import UsageError
+from tui.core.files import read_user_file
 from tui.core.yaml_lines import key_lines
 
 DISTRIBUTED_TYPES = (
@@ -528,20 +529,12 @@ def parse_config_text(text: str, source: str, *, as_json: bool) -> dict[str, Any
 
 def load_config_file(path: Path) -> LoadedConfig:
     source = str(path)
-    if not path.exists():
-        hint = ""
-        if path.suffix == ".yaml" and path.with_suffix(".yml").exists():
-            hint = (
-                f" A {path.with_suffix('.yml').name} exists beside it, but accelerate only reads "
-                f"{path.name}: rename it."
-            )
-        raise UsageError(f"{source}: no such config file.{hint} Create one with `sftplay-tui` or `sftplay-tui write`.")
-    if path.is_dir():
-        raise UsageError(f"{source}: is a folder, not a config file.")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{source}: cannot read it ({exc}).") from None
+    hint = ""
+    if path.suffix == ".yaml" and path.with_suffix(".yml").exists():
+        hint = f" A {path.with_suffix('.yml').name} exists beside it, but accelerate only reads {path.name}: rename it."
+    text = read_user_file(
+        path, "config file", missing_hint=f"{hint} Create one with `sftplay-tui` or `sftplay-tui write`."
+    )
     as_json = path.suffix.lower() == ".json"
     data = parse_config_text(text, source, as_json=as_json)
     lines = {} if as_json else key_lines(text)

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from tui.core.errors import ConfigRejected, UsageError
+from tui.core.files import read_user_file
 from tui.core.host import HostCapabilities
 from tui.core.questions import InvalidAnswer
 from tui.core.session import WizardSession
@@ -87,14 +88,7 @@ def parse_answers(data: Any, source: str) -> list[str]:
 
 def load_answers_file(path: Path) -> list[str]:
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{source}: no such answers file.") from None
-    except IsADirectoryError:
-        raise UsageError(f"{source}: is a folder, not an answers file.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{source}: cannot read it ({exc.__class__.__name__}: {exc}).") from None
+    text = read_user_file(path, "answers file")
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except json.JSONDecodeError as exc:

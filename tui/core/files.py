@@ -36,6 +36,26 @@ def backup_path(path: Path, now: float | None = None) -> Path:
     return candidate
 
 
+def read_user_file(path: Path, what: str, *, missing_hint: str = "") -> str:
+    """The text of a file the user named, or a one-line UsageError naming it (never a traceback).
+
+    `what` names the kind of file in the messages ("answers file", "preset file", ...);
+    `missing_hint` is appended when it does not exist (how to create one).
+    """
+    source = str(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{source}: no such {what}.{missing_hint}") from None
+    except IsADirectoryError:
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise UsageError(f"{source}: is a folder, not {article} {what}.") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{source}: not a text file (it is not UTF-8); is it the right file?") from None
+    except OSError as exc:
+        raise UsageError(f"{source}: cannot read it ({exc.strerror or exc}).") from None
+
+
 def read_existing(path: Path) -> str | None:
     """The current text at `path`, or None when there is no file."""
     try:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from tui.core.accelerate_config import Problem
 from tui.core.errors import UsageError
+from tui.core.files import read_user_file
 from tui.core.graph import BY_ID
 from tui.core.graph.state import Draft
 from tui.core.host import HostCapabilities
@@ -514,13 +515,5 @@ def load_preset_text(text: str, source: str, host: HostCapabilities, path: Path 
 
 
 def load_preset_file(path: Path, host: HostCapabilities) -> PresetFile:
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{source}: no such preset file.") from None
-    except IsADirectoryError:
-        raise UsageError(f"{source}: is a folder, not a preset file.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{source}: cannot read it ({exc.__class__.__name__}).") from None
-    return load_preset_text(text, source, host, path=path)
+    text = read_user_file(path, "preset file")
+    return load_preset_text(text, str(path), host, path=path)
