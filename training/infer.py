@@ -416,7 +416,7 @@ def _infer(argv: list[str] | None, reporter: RunReporter) -> int:
     if conn.is_main_process:
         try:
             verdict = _prepare_output(args, model_args, data)
-        except UserError as exc:
+        except (UserError, OSError) as exc:  # said to every rank, or the others would wait for a peer that left
             verdict = {"error": str(exc)}
     verdict = conn.broadcast(verdict)
     assert verdict is not None
