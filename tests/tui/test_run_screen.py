@@ -298,3 +298,28 @@ def test_run_screen_snapshot(snap_compare, tmp_path: Path) -> None:  # type: ign
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+
+
+async def test_cluster_run_log_is_grouped_by_node(tmp_path: Path) -> None:
+    """A whole-cluster run (multinode --launch): the filter cycles nodes, not ranks."""
+    path = make_finished_run(tmp_path, failed=False, lines=8)
+    lines = [f"[node{n} host-{n}] step {s} on node {n}" for s in range(3) for n in (0, 1)]
+    lines.insert(0, "sftplay: submitted SLURM job 42")
+    (path / "output.log").write_text("\n".join(lines) + "\n")
+    spec = json.loads((path / "run.json").read_text())
+    spec["node_groups"] = 2
+    (path / "run.json").write_text(json.dumps(spec))
+    app = Host(lambda: RunScreen(path, use_probe=False))
+    async with app.run_test(size=SIZE) as pilot:
+        log = app.screen.query_one(RunLog)
+        await until(pilot, lambda: log.finished and log.view.line_count == 7, what="the log")
+        assert "all nodes" in str(log.query_one("#run-log-bar", Static).render())
+        await pilot.press("r", "r")  # node 0, then node 1
+        await until(
+            pilot,
+            lambda: log.view.line_count == 3 and all(x.startswith("[node1 host-1]") for x in log.view.lines),
+            what="node 1 filter",
+        )
+        assert "node 1" in str(log.query_one("#run-log-bar", Static).render())
+        await pilot.press("r")  # the launcher's own lines
+        await until(pilot, lambda: log.view.lines == ["sftplay: submitted SLURM job 42"], what="launcher lines")

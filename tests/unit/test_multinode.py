@@ -221,3 +221,14 @@ def test_check_command_compares_a_config_set_and_snapshots(tmp_path: Path, cli_e
     assert result.returncode == 1, result.stderr
     rules = {f["rule"] for f in json.loads(result.stdout)["findings"]}
     assert {"multinode.rank-duplicate", "multinode.rank-missing", "multinode.gpus-per-node"} <= rules
+
+
+def test_node_labels_group_lines_like_ranks() -> None:
+    from tui.core.follow import keep_line
+    from tui.core.metrics import parse_metric_line, split_rank
+
+    assert split_rank("[node1 gpu-b] hello") == (1, "hello")
+    assert split_rank("[rank3]:x") == (3, "x")
+    assert split_rank("[node1] x") == (1, "x")
+    assert keep_line("[node0 a] x", 0) and not keep_line("[node0 a] x", 1) and keep_line("plain", "launcher")
+    assert parse_metric_line('[node0 a] SFTPLAY_METRIC {"type": "log", "step": 3}') == {"type": "log", "step": 3}

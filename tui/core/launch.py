@@ -116,6 +116,8 @@ class LaunchPlan:
     config: Mapping[str, Any]
     num_processes: int
     notes: tuple[str, ...] = ()
+    #: For a whole-cluster run (tui.core.multinode): lines are labelled `[nodeK host]`, K < this.
+    node_groups: int = 0
 
     @property
     def display(self) -> str:

@@ -31,6 +31,8 @@ RECORD_TYPES = ("start", "log", "eval", "end", "infer_progress")
 # `[rank0]:` (--role rank) or `[default0]:` (torch elastic's default role). Not a bare `[0]:`:
 # that is the failure index in torch elastic's "Root Cause" block, a launcher line.
 _RANK_PREFIX = re.compile(r"\[(?:rank|default)(\d{1,6})\]:")
+# `[node1 gpu-b] ` from a whole-cluster run (tui.core.multinode's SSH/SLURM launchers).
+_NODE_PREFIX = re.compile(r"\[node(\d{1,4})(?: [^\]]*)?\] ")
 _ERROR_WORDS = re.compile(
     r"Traceback \(most recent call last\)|\b\w*(?:Error|Exception)\b|\bERROR\b|\bFAILED\b|"
     r"\bfailed\b|^E\d{4} |\bKilled\b|\bSIGKILL\b|\bSIGSEGV\b"
@@ -44,8 +46,11 @@ _WARNING_WORDS = re.compile(
 
 
 def split_rank(line: str) -> tuple[int | None, str]:
-    """(rank, text) for a log line; rank is None for the launcher's own lines."""
-    match = _RANK_PREFIX.match(line)
+    """(rank, text) for a log line; rank is None for the launcher's own lines.
+
+    In a whole-cluster run the group is the node (`[nodeK host] ` labels every line).
+    """
+    match = _RANK_PREFIX.match(line) or _NODE_PREFIX.match(line)
     if match is None:
         return None, line
     return int(match.group(1)), line[match.end() :]

@@ -369,4 +369,5 @@ def cluster_run_plan(plan: ClusterPlan, out_dir: Path, *, via: str) -> LaunchPla
         env=env,
         num_processes=plan.total,
         notes=(f"multi-node: {plan.num_machines} machines x {plan.per_node} processes via {via}",),
+        node_groups=plan.num_machines,
     )

@@ -323,6 +323,7 @@ def create_run_dir(plan: LaunchPlan) -> Path:
         "args": list(request.args),
         "target": plan.target,
         "num_processes": plan.num_processes,
+        "node_groups": plan.node_groups,
         "notes": list(plan.notes),
         "created_at": created,
     }

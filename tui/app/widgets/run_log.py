@@ -177,6 +177,8 @@ class RunLog(Vertical):
         self.tail_bytes = tail_bytes if tail_bytes is not None else max_lines * 200
         self.num_ranks = num_ranks
         self.rank_filter: RankFilter = None
+        #: What a group of lines is: a rank, or a node in a whole-cluster run.
+        self.group_word = "rank"
         self._lock = threading.Lock()
         self._pending: list[str] = []
         self._pending_width = 0
@@ -205,8 +207,14 @@ class RunLog(Vertical):
     def on_mount(self) -> None:
         if self.num_ranks is None:
             try:
-                value = load_run(self.run_dir).spec.get("num_processes")
-                self.num_ranks = value if isinstance(value, int) else 1
+                spec = load_run(self.run_dir).spec
+                nodes = spec.get("node_groups")
+                if isinstance(nodes, int) and nodes > 0:
+                    # A whole-cluster run: each node's log is one group.
+                    self.num_ranks, self.group_word = nodes, "node"
+                else:
+                    value = spec.get("num_processes")
+                    self.num_ranks = value if isinstance(value, int) else 1
             except Exception:
                 self.num_ranks = 1
         self._update_bar()
@@ -323,9 +331,9 @@ class RunLog(Vertical):
     def _update_bar(self) -> None:
         follow = "following" if self.view.auto_scroll else "paused (f: follow, end: jump to end)"
         rank = (
-            "all ranks"
+            f"all {self.group_word}s"
             if self.rank_filter is None
-            else ("launcher lines" if self.rank_filter == "launcher" else f"rank {self.rank_filter}")
+            else ("launcher lines" if self.rank_filter == "launcher" else f"{self.group_word} {self.rank_filter}")
         )
         parts = [follow, rank, f"{self.view.line_count:,} lines in view"]
         if self.lines_skipped:
