@@ -17,19 +17,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tui.core.accelerate_config import Problem
+from tui.core.graph.state import MULTI_DEVICE
 
 Rule = Callable[[Mapping[str, Any]], list[Problem]]
-
-MULTI_DEVICE_TYPES = (
-    "MULTI_GPU",
-    "MULTI_NPU",
-    "MULTI_MLU",
-    "MULTI_SDAA",
-    "MULTI_MUSA",
-    "MULTI_XPU",
-    "MULTI_HPU",
-    "MULTI_NEURON",
-)
 
 
 def _int(value: Any) -> int | None:
@@ -123,7 +113,7 @@ def _counts(config: Mapping[str, Any]) -> list[Problem]:
 
 def _single_process_multi(config: Mapping[str, Any]) -> list[Problem]:
     dtype = config.get("distributed_type")
-    if dtype in MULTI_DEVICE_TYPES and config.get("num_processes") == 1 and config.get("num_machines", 1) == 1:
+    if dtype in MULTI_DEVICE and config.get("num_processes") == 1 and config.get("num_machines", 1) == 1:
         return [
             Problem(
                 "num_processes",

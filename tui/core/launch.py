@@ -39,6 +39,7 @@ from typing import Any, Literal
 from tui.core.accelerate_config import dump_config, load_config_file
 from tui.core.errors import UsageError
 from tui.core.files import atomic_write
+from tui.core.graph.state import DEEPSPEED, FSDP, MEGATRON_LM, MULTI_DEVICE
 from tui.core.host import detect_host
 from tui.core.paths import (
     bundled_inference_script,
@@ -51,21 +52,7 @@ from tui.core.paths import (
 
 Severity = Literal["error", "warning", "info"]
 # Which distributed types go through torch elastic (multi_gpu_launcher / deepspeed on one node).
-_ELASTIC_TYPES = frozenset(
-    {
-        "MULTI_GPU",
-        "MULTI_NPU",
-        "MULTI_MLU",
-        "MULTI_SDAA",
-        "MULTI_MUSA",
-        "MULTI_XPU",
-        "MULTI_HPU",
-        "MULTI_NEURON",
-        "FSDP",
-        "DEEPSPEED",
-        "MEGATRON_LM",
-    }
-)
+_ELASTIC_TYPES = frozenset({*MULTI_DEVICE, FSDP, DEEPSPEED, MEGATRON_LM})
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 CHOICES_FILE = "launch-choices.json"
 DEFAULT_PORT = 29500
