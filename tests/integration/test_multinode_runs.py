@@ -125,7 +125,7 @@ def test_ssh_launcher_runs_every_node(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert worlds(result.stdout) == {(0, 2), (1, 2)}
-    assert "[localhost] WORLD" in result.stdout
+    assert "[node0 localhost] WORLD rank=0" in result.stdout and "[node1 localhost] WORLD rank=1" in result.stdout
 
 
 def _descendant_pids(pid: int) -> set[int]:
