@@ -215,7 +215,7 @@ async def test_runs_list_opens_a_run(tmp_path: Path) -> None:
 
 
 async def test_launch_screen_shows_the_exact_command_and_blocks_on_errors(tmp_path: Path) -> None:
-    from tui.core.launch import Finding
+    from tui.core.checks import Finding
 
     config = write_config(tmp_path, MULTI_CPU_2)
     verdict: list[Finding] = []
@@ -233,7 +233,7 @@ async def test_launch_screen_shows_the_exact_command_and_blocks_on_errors(tmp_pa
         await pilot.pause(0.1)
         assert "no such training script" in text_of(screen, "#launch-command")
         assert screen.query_one("#launch-go").disabled
-        verdict.append(Finding("error", "8 processes but 4 GPUs"))
+        verdict.append(Finding("processes.too-many", "error", "8 processes but 4 GPUs"))
         script.value = str(FAKE_TRAINER)  # type: ignore[attr-defined]
         await until(
             pilot, lambda: screen.checked_for == (screen.plan.display if screen.plan else None), what="checks again"

@@ -14,7 +14,8 @@ from textual.widgets import Input, Label, Static
 from tests.support.runs import MULTI_CPU_2, until, write_config
 from tui.app.screens.launch import LaunchScreen
 from tui.app.widgets.metrics_panel import MetricsPanel
-from tui.core.launch import Finding, default_infer_script
+from tui.core.checks import Finding
+from tui.core.launch import default_infer_script
 from tui.core.metrics import MetricsState
 
 SIZE = (120, 50)
@@ -50,7 +51,7 @@ async def test_inference_command_is_shown_and_blocked_like_launch(tmp_path: Path
         assert not screen.query_one("#launch-go").disabled  # training is unaffected
         assert "check the quotes" in str(screen.query_one("#launch-infer-command", Static).render())
 
-        verdict.append(Finding("error", "8 processes but 4 GPUs"))
+        verdict.append(Finding("processes.too-many", "error", "8 processes but 4 GPUs"))
         infer_args.value = "--use_accelerate --data d.jsonl --output o.jsonl"
         await until(
             pilot,

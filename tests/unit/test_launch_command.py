@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.runs import MULTI_CPU_2, SINGLE_CPU, write_config
+from tui.core.checks import Finding
 from tui.core.errors import UsageError
 from tui.core.launch import (
-    Finding,
     LaunchChoices,
     LaunchRequest,
     blocking,
@@ -200,13 +200,8 @@ def test_checks_report_notes_schema_warnings_and_checker_findings(tmp_path: Path
     config = write_config(tmp_path, MULTI_CPU_2)
     plan = plan_launch(LaunchRequest(config_file=config, script=script, cwd=tmp_path), accelerate=ACC)
 
-    class Other:  # another module's finding, adapted by attribute names
-        severity = "error"
-        what = "2 processes but 0 GPUs"
-        why = "nothing to run on"
-        fix = "use MULTI_CPU"
-
-    findings = check_launch(plan, lambda path, cfg: [Other(), Finding("warning", "slow disk")])
+    machine = Finding("processes.no-gpu", "error", "2 processes but 0 GPUs", "nothing to run on", "use MULTI_CPU")
+    findings = check_launch(plan, lambda path, cfg: [machine, Finding("disk", "warning", "slow disk")])
     severities = [f.severity for f in findings]
     assert severities == ["info", "error", "warning"]
     assert blocking(findings)[0].what == "2 processes but 0 GPUs"

@@ -36,7 +36,7 @@ from tui.core.hardware.env import SchedulerLayout, scheduler_layout, truthy
 from tui.core.hardware.gpu_models import is_geforce_rtx_40, short_name
 from tui.core.paths import DEFAULT_CONFIG_NAME
 
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "info"]
 Launcher = Literal["accelerate", "sftplay-tui"]
 
 GPU_TYPES = frozenset({"MULTI_GPU", "FSDP", "DEEPSPEED", "MEGATRON_LM"})
@@ -56,8 +56,8 @@ class Finding:
     rule: str
     severity: Severity
     what: str
-    why: str
-    fix: str
+    why: str = ""
+    fix: str = ""
     key: str | None = None
     line: int | None = None
 
@@ -66,7 +66,11 @@ class Finding:
         if self.line is not None:
             where = f"{where}:{self.line}" if where else f"line {self.line}"
         prefix = f"{where}: " if where else ""
-        text = f"{prefix}{self.severity} [{self.rule}]: {self.what} Why: {self.why} Fix: {self.fix}"
+        text = f"{prefix}{self.severity} [{self.rule}]: {self.what}"
+        if self.why:
+            text += f" Why: {self.why}"
+        if self.fix:
+            text += f" Fix: {self.fix}"
         return " ".join(text.split())
 
     def to_dict(self) -> dict[str, Any]:

@@ -22,7 +22,6 @@ warnings ask); `recall_choices`/`remember_choices` keep the last choices per pro
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import re
@@ -34,9 +33,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from tui.core.accelerate_config import dump_config, load_config_file
+from tui.core.checks import Finding
 from tui.core.errors import UsageError
 from tui.core.files import atomic_write
 from tui.core.graph.state import DEEPSPEED, FSDP, MEGATRON_LM, MULTI_DEVICE
@@ -50,31 +50,12 @@ from tui.core.paths import (
     user_config_dir,
 )
 
-Severity = Literal["error", "warning", "info"]
 # Which distributed types go through torch elastic (multi_gpu_launcher / deepspeed on one node).
 _ELASTIC_TYPES = frozenset({*MULTI_DEVICE, FSDP, DEEPSPEED, MEGATRON_LM})
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 CHOICES_FILE = "launch-choices.json"
 DEFAULT_PORT = 29500
 MAX_REMEMBERED_PROJECTS = 200
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One pre-launch finding: how bad, what, why it matters, and the fix."""
-
-    severity: Severity
-    what: str
-    why: str = ""
-    fix: str = ""
-
-    def render(self) -> str:
-        text = f"{self.severity}: {self.what}"
-        if self.why:
-            text += f" {self.why}"
-        if self.fix:
-            text += f" Fix: {self.fix}"
-        return text
 
 
 @dataclass(frozen=True)
@@ -172,10 +153,11 @@ def preset_config_file(name: str) -> tuple[Path, dict[str, str]]:
     The file goes to `$XDG_STATE_HOME/sftplay-tui/preset-configs/<name>.yaml` (each run keeps its
     own copy); the preset's recommended environment comes back to be exported for the run.
     """
-    presets = importlib.import_module("tui.core.presets")
+    from tui.core.presets import build_preset, resolve
+
     host = detect_host()
-    entry = presets.resolve(name, host)  # UnknownPreset (exit 2) lists the available ones
-    built = presets.build_preset(entry.require(), host)  # PresetError (exit 2) names file and line
+    entry = resolve(name, host)  # UnknownPreset (exit 2) lists the available ones
+    built = build_preset(entry.require(), host)  # PresetError (exit 2) names file and line
     target = state_dir() / "preset-configs" / f"{name}.yaml"
     atomic_write(target, dump_config(built.config, target), backup=False)
     env = {str(k): str(v) for k, v in dict(getattr(built, "env", {}) or {}).items()}
@@ -316,24 +298,7 @@ def split_args(text: str) -> tuple[str, ...]:
 
 # -- checks before launching ------------------------------------------------------------------
 
-Checker = Callable[[Path, Mapping[str, Any]], Sequence[Any]]
-
-
-def _as_finding(item: Any) -> Finding:
-    """Adapt another module's finding (severity/what/why/fix or key/message/fix) to ours."""
-    severity = str(getattr(item, "severity", "warning")).lower()
-    if severity not in ("error", "warning", "info"):
-        severity = "warning"
-    what = getattr(item, "what", None) or getattr(item, "message", None) or str(item)
-    key = getattr(item, "key", None)
-    if key and not getattr(item, "what", None):
-        what = f"{key}: {what}"
-    return Finding(
-        severity=severity,  # type: ignore[arg-type]
-        what=str(what),
-        why=str(getattr(item, "why", "") or ""),
-        fix=str(getattr(item, "fix", "") or ""),
-    )
+Checker = Callable[[Path, Mapping[str, Any]], Sequence[Finding]]
 
 
 def hardware_findings(config_file: Path, config: Mapping[str, Any]) -> list[Finding]:
@@ -343,23 +308,23 @@ def hardware_findings(config_file: Path, config: Mapping[str, Any]) -> list[Find
     and adds --multi_gpu, so they do not report what the plan already fixes. Schema problems are
     left out (check_launch reports them from the file, with line numbers).
     """
-    try:
-        checks = importlib.import_module("tui.core.checks")
-        yaml_lines = importlib.import_module("tui.core.yaml_lines")
-    except ImportError:
-        return []
+    from tui.core.checks import check_config
+    from tui.core.yaml_lines import key_lines
+
     try:
         text = config_file.read_text(encoding="utf-8")
-        lines = {} if config_file.suffix == ".json" else yaml_lines.key_lines(text)
+        lines = {} if config_file.suffix == ".json" else key_lines(text)
     except (OSError, UnicodeDecodeError):
         lines = {}
     try:
-        found = checks.check_config(dict(config), None, lines=lines, launcher="sftplay-tui", schema=False)
+        found = check_config(dict(config), None, lines=lines, launcher="sftplay-tui", schema=False)
     except UsageError:
         raise
     except Exception as exc:  # a checker bug must not block a launch; say so instead
-        return [Finding("warning", f"the hardware checks could not run ({type(exc).__name__}: {exc}).")]
-    return [_as_finding(item) for item in found]
+        return [
+            Finding("launch.checks", "warning", f"the hardware checks could not run ({type(exc).__name__}: {exc}).")
+        ]
+    return found
 
 
 def check_launch(plan: LaunchPlan, checker: Checker | None = hardware_findings) -> list[Finding]:
@@ -370,18 +335,20 @@ def check_launch(plan: LaunchPlan, checker: Checker | None = hardware_findings) 
         for problem in loaded.problems:
             findings.append(
                 Finding(
+                    "schema",
                     problem.severity,
                     f"{problem.key or plan.request.config_file.name}: {problem.message}",
-                    "",
-                    problem.fix,
+                    fix=problem.fix,
+                    key=problem.key or None,
+                    line=problem.line,
                 )
             )
     except UsageError as exc:
-        findings.append(Finding("error", exc.message))
+        findings.append(Finding("launch.config", "error", exc.message))
     for note in plan.notes:
-        findings.append(Finding("info", note))
+        findings.append(Finding("launch.note", "info", note))
     if checker is not None:
-        findings.extend(_as_finding(f) for f in checker(plan.request.config_file, plan.config))
+        findings.extend(checker(plan.request.config_file, plan.config))
     return findings
 
 

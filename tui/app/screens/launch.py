@@ -28,10 +28,10 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
 from tui.app.screens.modals.confirm_launch import ConfirmLaunch
+from tui.core.checks import Finding
 from tui.core.errors import UsageError
 from tui.core.launch import (
     Checker,
-    Finding,
     LaunchChoices,
     LaunchPlan,
     LaunchRequest,

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from tui.core.launch import Finding
+from tui.core.checks import Finding
 
 
 class ConfirmLaunch(ModalScreen[bool]):
