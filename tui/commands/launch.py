@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         default_script,
         plan_launch,
         preset_config_file,
+        preset_training_args,
         recall_choices,
         remember_choices,
         resolve_config,
@@ -103,11 +104,18 @@ def run(args: argparse.Namespace) -> int:
         script = default_script()
         if not script.is_file():
             raise UsageError(f"the bundled training script {script} is missing; pass --script or -m MODULE.")
+    run_args = list(args.training_args)
+    if args.preset and script == default_script():
+        # The preset's batch size, accumulation, checkpointing and sequence length come first, so
+        # anything given after `--` overrides them (the trainer takes the last occurrence).
+        defaults = preset_training_args(args.preset)
+        warn(f"preset {args.preset} training defaults: {' '.join(defaults)}")
+        run_args = defaults + run_args
     request = LaunchRequest(
         config_file=config,
         script=script,
         module=args.module,
-        args=tuple(args.training_args),
+        args=tuple(run_args),
         cwd=Path.cwd(),
         rank_prefixes=not args.no_rank_prefixes,
         env=preset_env,

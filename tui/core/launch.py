@@ -164,6 +164,13 @@ def preset_config_file(name: str) -> tuple[Path, dict[str, str]]:
     return target, env
 
 
+def preset_training_args(name: str) -> list[str]:
+    """The preset's training defaults as arguments of the bundled trainer."""
+    from tui.core.presets import resolve
+
+    return resolve(name, detect_host()).require().preset.training.as_args()
+
+
 def new_run_id(request: LaunchRequest, now: float | None = None) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     name = request.module.rsplit(".", 1)[-1] if request.module else (request.script or Path("run")).stem

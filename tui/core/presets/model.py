@@ -125,6 +125,19 @@ class TrainingDefaults(_Strict):
     gradient_checkpointing: StrictBool
     max_seq_length: StrictInt = Field(ge=8, le=1_048_576)
 
+    def as_args(self) -> list[str]:
+        """The bundled trainer's arguments for these defaults (later arguments override them)."""
+        return [
+            "--per_device_train_batch_size",
+            str(self.per_device_train_batch_size),
+            "--gradient_accumulation_steps",
+            str(self.gradient_accumulation_steps),
+            "--gradient_checkpointing",
+            "true" if self.gradient_checkpointing else "false",
+            "--max_seq_length",
+            str(self.max_seq_length),
+        ]
+
 
 class Preset(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
