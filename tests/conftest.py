@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLDENS = ROOT.parent / "shared" / "accelerate-goldens"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 

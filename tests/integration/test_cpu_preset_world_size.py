@@ -16,11 +16,14 @@ from tui.core.host import detect_host
 from tui.core.launch import LaunchRequest, plan_launch
 from tui.core.presets import build_preset, resolve
 
+# One write per line: print() makes two writes, so two ranks' lines could merge.
 SCRIPT = """\
+import sys
 from accelerate import Accelerator
 accelerator = Accelerator()
-print(f"WORLD rank={accelerator.process_index} size={accelerator.num_processes} "
-      f"type={accelerator.distributed_type.value}", flush=True)
+sys.stdout.write(f"WORLD rank={accelerator.process_index} size={accelerator.num_processes} "
+                 f"type={accelerator.distributed_type.value}\\n")
+sys.stdout.flush()
 accelerator.wait_for_everyone()
 """
 
