@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shlex
 import statistics
@@ -10,8 +11,23 @@ import time
 import uuid
 
 
+_KEEPALIVE = f"bench-keepalive-{os.getpid()}"
+_started = False
+
+
+def _keep_server() -> None:
+    """One idle session for the whole benchmark: otherwise killing the last measured session stops
+    the tmux server while the next one starts ("server exited unexpectedly")."""
+    global _started
+    if not _started:
+        subprocess.run(["tmux", "new-session", "-d", "-s", _KEEPALIVE, "sleep 3600"], check=True)
+        atexit.register(lambda: subprocess.run(["tmux", "kill-session", "-t", _KEEPALIVE], capture_output=True))
+        _started = True
+
+
 def time_to_text(command: list[str], needle: str, env: dict[str, str] | None = None, timeout: float = 30.0) -> float:
     """Start `command` in a fresh 120x40 tmux session; seconds until `needle` is on screen."""
+    _keep_server()
     session = f"bench-{uuid.uuid4().hex[:8]}"
     full_env = {**os.environ, **(env or {})}
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())

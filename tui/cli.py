@@ -22,19 +22,23 @@ from tui import __version__
 from tui.core.errors import UsageError
 
 
-def _command_modules() -> list[ModuleType]:
+def _command_names() -> list[str]:
     import tui.commands as package
 
-    modules = [
-        importlib.import_module(f"tui.commands.{info.name}")
-        for info in pkgutil.iter_modules(package.__path__)
-        if not info.name.startswith("_")
-    ]
+    return [info.name for info in pkgutil.iter_modules(package.__path__) if not info.name.startswith("_")]
+
+
+def _command_modules(only: str | None = None) -> list[ModuleType]:
+    """The command modules, in --help order; with `only`, just the module of that command."""
+    names = _command_names()
+    if only is not None and only.replace("-", "_") in names:
+        names = [only.replace("-", "_")]
+    modules = [importlib.import_module(f"tui.commands.{name}") for name in names]
     modules = [m for m in modules if hasattr(m, "register")]
     return sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sftplay-tui",
         description=(
@@ -50,9 +54,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="(app) the accelerate config to write and launch with (default: accelerate's default path)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in _command_modules():
+    for module in _command_modules(command):
         module.register(subparsers)
     return parser
+
+
+def _requested_command(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (before any option), to register only its parser.
+
+    Building every command's parser means importing every command module; for `sftplay-tui config`
+    that is wasted start-up time. Anything unusual (no command, options first, help) gets them all.
+    """
+    if argv and not argv[0].startswith("-") and "-h" not in argv and "--help" not in argv:
+        return argv[0]
+    return None
 
 
 def run_app(config_file: str | None = None, start: str | None = None) -> int:
@@ -64,8 +79,12 @@ def run_app(config_file: str | None = None, start: str | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if not words:
+        # No command: the app, without building any parser.
+        return run_app(None)
+    parser = build_parser(_requested_command(words))
+    args = parser.parse_args(words)
     try:
         if args.command is None:
             return run_app(args.app_config_file)

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from tui.core.hints import HardwareHints
 
 
+#: Seconds between the first paint and the background hardware probe.
+PROBE_DELAY_S = 0.8
+
+
 class SftplayApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "sftplay-tui"
@@ -72,17 +76,23 @@ class SftplayApp(App[int]):
         ]
 
     def on_mount(self) -> None:
-        self.push_screen(HomeScreen(self.target, self.home_actions()))
+        if self.start == "wizard":
+            # Straight to the first question; the home screen is composed only when left for.
+            from tui.app.screens.wizard import WizardScreen
+
+            wizard = WizardScreen(self.session, self.wizard_unavailable, self.wizard_suggest)
+            self.push_screen(wizard, lambda _result: self.push_screen(self.home_screen()))
+        else:
+            self.push_screen(self.home_screen())
         note = version_note()
         if note:
             self.notify(note, severity="warning", timeout=12)
-        if self.start == "wizard":
-            self.action_wizard()
         if self.hardware is not None:
             self._hardware_ready(self.hardware)
         else:
-            # After the first paint: probing (NVML, nvidia-smi) must not delay the first screen.
-            self.set_timer(0.3, self.load_hardware)
+            # Well after the first paint: probing (NVML, nvidia-smi, psutil) in a thread still takes
+            # the interpreter lock, and the first question needs no hardware.
+            self.call_after_refresh(lambda: self.set_timer(PROBE_DELAY_S, self.load_hardware))
 
     @work(thread=True, exclusive=True, group="hardware")
     def load_hardware(self) -> None:
@@ -97,6 +107,9 @@ class SftplayApp(App[int]):
 
         self.hardware = info
         self.hints = hardware_hints(info)
+
+    def home_screen(self) -> HomeScreen:
+        return HomeScreen(self.target, self.home_actions())
 
     # -- hardware-aware wizard -------------------------------------------------------------
     def wizard_suggest(self, draft: Draft, question: Question) -> tuple[Any, str] | None:

@@ -8,19 +8,17 @@ the installed version would reject ("unknown keys") are then left out of what we
 from __future__ import annotations
 
 import ast
-import importlib.metadata
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
+
+from tui.core import distributions
 
 MIRRORED = "1.15"
 
 
 def installed_version() -> str | None:
-    try:
-        return importlib.metadata.version("accelerate")
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    return distributions.installed_version("accelerate")
 
 
 def matches(version: str | None) -> bool:

@@ -3,8 +3,9 @@
 accelerate asks different questions depending on the host: DeepSpeed only when it is importable,
 fp8 only with a backend, "NPU(s)" instead of "GPU(s)" on Ascend machines, no DeepSpeed question
 on Apple Silicon. It decides with `importlib.util.find_spec` plus `importlib.metadata`
-(`accelerate.utils.imports._is_package_available`); we do the same checks here, which cost
-microseconds, instead of importing accelerate and torch (seconds).
+(`accelerate.utils.imports._is_package_available`); we make the same two checks here (the
+metadata one through `tui.core.distributions`, without importing importlib.metadata), about a
+millisecond in all, instead of importing accelerate and torch (seconds).
 
 Device checks that accelerate makes through torch (`torch.xpu.is_available()`,
 `torch.backends.mps`) are approximated without torch: XPU needs a torch build tagged `+xpu`;
@@ -13,12 +14,13 @@ MPS needs macOS on arm64.
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import platform
 import sys
 from dataclasses import dataclass, fields, replace
 from typing import Any
+
+from tui.core.distributions import installed_version, is_installed
 
 
 def package_available(name: str, metadata_name: str | None = None) -> bool:
@@ -28,11 +30,7 @@ def package_available(name: str, metadata_name: str | None = None) -> bool:
             return False
     except (ImportError, ValueError):
         return False
-    try:
-        importlib.metadata.metadata(metadata_name or name)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
+    return is_installed(metadata_name or name)
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -48,17 +46,11 @@ def _version_tuple(text: str) -> tuple[int, ...]:
 def _torchao_available() -> bool:
     if not package_available("torchao"):
         return False
-    try:
-        return _version_tuple(importlib.metadata.version("torchao")) >= (0, 6, 1)
-    except importlib.metadata.PackageNotFoundError:
-        return False
+    return _version_tuple(installed_version("torchao") or "") >= (0, 6, 1)
 
 
 def _torch_tag() -> str:
-    try:
-        return importlib.metadata.version("torch")
-    except importlib.metadata.PackageNotFoundError:
-        return ""
+    return installed_version("torch") or ""
 
 
 def _subpackage_available(parent: str, child: str) -> bool:

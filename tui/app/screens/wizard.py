@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, ProgressBar, Static
+from textual.widgets import Footer, Static
 
 from tui.app.widgets.question_field import QuestionField
 from tui.core.errors import ConfigRejected
@@ -32,10 +32,19 @@ UnavailableFn = Callable[[Draft, Question], dict[str, str]]
 SuggestFn = Callable[[Draft, Question], tuple[Any, str] | None]
 
 
+def progress_text(number: int, total: int, width: int = 40) -> Text:
+    """ "Question n of N · current path" over a bar (plain text: cheaper than a widget at start-up)."""
+    done = round(width * (number - 1) / max(total, 1))
+    text = Text.assemble(("Question ", "dim"), (f"{number} of {total}", "bold"), ("  ·  current path\n", "dim"))
+    text.append("━" * done, style="bold blue")
+    text.append("━" * (width - done), style="grey30")
+    return text
+
+
 class WizardScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("ctrl+r", "review", "Review", show=False),
+        Binding("ctrl+r", "review", "Review"),
     ]
 
     def __init__(
@@ -52,15 +61,11 @@ class WizardScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="wizard-head"):
             yield Static(id="progress-text")
-            yield ProgressBar(id="progress", show_eta=False, show_percentage=False)
         with Horizontal(id="wizard-body"):
             with Vertical(id="question-pane"):
                 yield Static(id="section")
                 yield Static(id="prompt")
                 yield Vertical(id="field-slot")
-                with Horizontal(id="wizard-buttons"):
-                    yield Button("Back", id="back")
-                    yield Button("Review", id="review", variant="primary")
             with VerticalScroll(id="explain-pane"):
                 yield Static(id="explain-title")
                 yield Static(id="explain")
@@ -78,22 +83,13 @@ class WizardScreen(Screen[None]):
             return
         draft = self.session.draft
         progress = self.session.progress()
-        self.query_one("#progress-text", Static).update(
-            Text.assemble(
-                ("Question ", "dim"),
-                (f"{progress.number} of {progress.total}", "bold"),
-                ("  ·  current path", "dim"),
-            )
-        )
-        self.query_one("#progress", ProgressBar).update(total=progress.total, progress=progress.number - 1)
+        self.query_one("#progress-text", Static).update(progress_text(progress.number, progress.total))
         self.query_one("#section", Static).update(Text(question.section.upper(), style="bold dim"))
         self.query_one("#prompt", Static).update(Text(question.prompt_text(draft).strip(), style="bold"))
         self.query_one("#explain-title", Static).update(Text(question.title, style="bold"))
         self.query_one("#explain", Static).update(Text(question.explain))
         key = f"Sets: {question.sets}" if question.sets else ""
         self.query_one("#explain-key", Static).update(Text(key, style="dim"))
-        self.query_one("#review", Button).disabled = not self._can_review()
-        self.query_one("#back", Button).disabled = not self.session.confirmed
         slot = self.query_one("#field-slot", Vertical)
         slot.remove_children()
         unavailable = self.unavailable(draft, question) if self.unavailable else {}
@@ -104,6 +100,12 @@ class WizardScreen(Screen[None]):
             if suggestion is not None:
                 prefill, note = suggestion
         slot.mount(QuestionField(question, draft, prefill=prefill, unavailable=unavailable, note=note))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The footer greys Review out until the remembered answers complete a path.
+        if action == "review":
+            return True if self._can_review() else None
+        return True
 
     def _can_review(self) -> bool:
         """Review is possible once the remembered answers complete a path (e.g. after Back)."""
@@ -154,14 +156,6 @@ class WizardScreen(Screen[None]):
                 self.session.submit_value(value)
             except ConfigRejected:
                 return
-
-    @on(Button.Pressed, "#back")
-    def _back_pressed(self) -> None:
-        self.action_back()
-
-    @on(Button.Pressed, "#review")
-    def _review_pressed(self) -> None:
-        self.action_review()
 
     def on_screen_resume(self) -> None:
         # Back from the review screen (e.g. "change a question"): show wherever the cursor is.
