@@ -10,7 +10,6 @@ import subprocess
 import time
 import uuid
 
-
 _KEEPALIVE = f"bench-keepalive-{os.getpid()}"
 _started = False
 
