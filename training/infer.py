@@ -50,21 +50,13 @@ if __package__ in (None, ""):
 from training import inference_io as io  # noqa: E402  (standard library only)
 from training import interrupts  # noqa: E402
 from training import metrics_protocol as mp  # noqa: E402
-from training.run_reporter import RunReporter  # noqa: E402
+from training.run_reporter import RunReporter, env_int, guarded_main  # noqa: E402
 
-EXIT_USAGE = 2
 log = logging.getLogger("sftplay.infer")
 
 
 class UserError(Exception):
     """A mistake the user can fix, found after argument parsing: one line, exit 2."""
-
-
-def _env_int(name: str, default: int = 0) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
 
 
 @dataclass
@@ -141,7 +133,7 @@ def parse_args(argv: list[str] | None) -> tuple[Any, InferArguments]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    reporter = RunReporter(is_main=_env_int("RANK") == 0)
+    reporter = RunReporter(is_main=env_int("RANK") == 0)
 
     def on_stop(signum: int) -> None:
         # Never leave in the middle of a batch write: wait (briefly) for it to finish.
@@ -153,20 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     from training.arguments import ArgumentsError
     from training.model_setup import ModelSetupError
 
-    try:
-        return _infer(argv, reporter)
-    except (UserError, ArgumentsError, ModelSetupError, io.DataError) as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        if _env_int("RANK") == 0:
-            sys.stderr.write(f"infer.py: error: {message}\n")
-            sys.stderr.flush()
-        reporter.end("failed", error=message)
-        return EXIT_USAGE
-    except BaseException as exc:
-        if isinstance(exc, SystemExit) and exc.code in (0, None):  # --help
-            raise
-        reporter.end("failed", error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
-        raise
+    return guarded_main(
+        lambda: _infer(argv, reporter),
+        reporter,
+        script="infer.py",
+        user_errors=(UserError, ArgumentsError, ModelSetupError, io.DataError),
+        speaks=lambda _exc: env_int("RANK") == 0,
+    )
 
 
 def _configure_logging() -> None:
@@ -396,7 +381,7 @@ def _prepare_output(args: InferArguments, model_args: Any, data: Path) -> dict[s
 
 def _infer(argv: list[str] | None, reporter: RunReporter) -> int:
     model_args, args = parse_args(argv)
-    world = _env_int("WORLD_SIZE", 1)
+    world = env_int("WORLD_SIZE", 1)
     if world > 1 and not args.use_accelerate:
         raise UserError(
             f"started as {world} processes but without --use_accelerate: each would answer every record "

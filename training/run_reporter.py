@@ -7,8 +7,10 @@ ends with exactly one "end" record.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 from training import metrics_protocol as mp
@@ -43,3 +45,46 @@ class RunReporter:
             ),
             timeout=timeout,
         )
+
+
+# -- the scripts' entry points ---------------------------------------------------------------------
+
+EXIT_USAGE = 2
+
+
+def env_int(name: str, default: int = 0) -> int:
+    """An integer from the environment (RANK, WORLD_SIZE, ...), `default` when unset or malformed."""
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def guarded_main(
+    body: Callable[[], int],
+    reporter: RunReporter,
+    *,
+    script: str,
+    user_errors: tuple[type[BaseException], ...],
+    speaks: Callable[[BaseException], bool],
+) -> int:
+    """Run a script's body so every way out ends with one "end" record.
+
+    A user mistake (`user_errors`) is one line on stderr, printed where `speaks(exc)` (once per run
+    or per node, not once per rank), and exit status 2; anything else is recorded and re-raised
+    so its traceback reaches the log.
+    """
+    try:
+        return body()
+    except user_errors as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        if speaks(exc):
+            sys.stderr.write(f"{script}: error: {message}\n")
+            sys.stderr.flush()
+        reporter.end("failed", error=message)
+        return EXIT_USAGE
+    except BaseException as exc:
+        if isinstance(exc, SystemExit) and exc.code in (0, None):  # --help
+            raise
+        reporter.end("failed", error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+        raise

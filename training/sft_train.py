@@ -30,18 +30,10 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training import interrupts  # noqa: E402  (light: only the standard library)
-from training.run_reporter import RunReporter  # noqa: E402
+from training.run_reporter import RunReporter, env_int, guarded_main  # noqa: E402
 
 EXIT_FAILED = 1
-EXIT_USAGE = 2
 GPU_LIKE = {"MULTI_GPU", "MULTI_NPU", "MULTI_XPU", "MULTI_MLU", "MULTI_MUSA", "MULTI_HPU", "MULTI_SDAA"}
-
-
-def _env_rank(name: str) -> int:
-    try:
-        return int(os.environ.get(name, "0"))
-    except ValueError:
-        return 0
 
 
 def _env_flag(name: str) -> bool:
@@ -62,7 +54,7 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    reporter = RunReporter(is_main=_env_rank("RANK") == 0)
+    reporter = RunReporter(is_main=env_int("RANK") == 0)
 
     def on_stop(signum: int) -> None:
         reporter.end("interrupted", error=f"stopped by {signal.Signals(signum).name}", timeout=2.0)
@@ -74,23 +66,15 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_logging()
     user_errors = _user_error_types()
-    try:
-        return _train(argv, reporter)
-    except user_errors as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
+
+    def speaks(exc: BaseException) -> bool:
         # Argument mistakes are identical on every rank: say it once. Others could be node-local
         # (a file missing on one node): say it once per node.
-        speak = _env_rank("RANK") == 0 if isinstance(exc, ArgumentsError) else _env_rank("LOCAL_RANK") == 0
-        if speak:
-            sys.stderr.write(f"sft_train.py: error: {message}\n")
-            sys.stderr.flush()
-        reporter.end("failed", error=message)
-        return EXIT_USAGE
-    except BaseException as exc:
-        if isinstance(exc, SystemExit) and exc.code in (0, None):  # --help
-            raise
-        reporter.end("failed", error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
-        raise
+        return env_int("RANK") == 0 if isinstance(exc, ArgumentsError) else env_int("LOCAL_RANK") == 0
+
+    return guarded_main(
+        lambda: _train(argv, reporter), reporter, script="sft_train.py", user_errors=user_errors, speaks=speaks
+    )
 
 
 def _resolve_resume(value: str | None, output_dir: str) -> str | None:
@@ -143,8 +127,8 @@ def _train(argv: list[str] | None, reporter: RunReporter) -> int:
     fsdp_engages = fsdp_requested and conn.distributed_type in GPU_LIKE
     sched_size, sched_var = launch_checks.scheduler_local_size(os.environ)
     view = launch_checks.LaunchView(
-        launched_world_size=_env_rank("WORLD_SIZE") or 1,
-        local_world_size=_env_rank("LOCAL_WORLD_SIZE") or 1,
+        launched_world_size=env_int("WORLD_SIZE") or 1,
+        local_world_size=env_int("LOCAL_WORLD_SIZE") or 1,
         accelerate_num_processes=conn.num_processes,
         distributed_type="FSDP" if fsdp_engages else conn.distributed_type,
         visible_gpus=torch.cuda.device_count(),
@@ -417,7 +401,7 @@ def _batch_request(parsed: Any, conn: Any, weight_bytes: float, fsdp: bool, chec
         source = f"free GPU memory on cuda:{conn.local_process_index}"
         overhead = 512 * 2**20  # CUDA context + allocator fragmentation
     else:
-        local = max(_env_rank("LOCAL_WORLD_SIZE"), 1)
+        local = max(env_int("LOCAL_WORLD_SIZE"), 1)
         free = int(psutil.virtual_memory().available / local)
         source = f"available RAM / {local} local process{'es' if local > 1 else ''}"
         overhead = 0

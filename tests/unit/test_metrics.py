@@ -191,6 +191,26 @@ def test_failure_of_a_rank_under_torch_elastic() -> None:
     assert failure.headline == "rank 1 exited with code 1: RuntimeError: boom"
 
 
+def test_a_ranks_own_stdout_inside_its_traceback_is_not_the_exception() -> None:
+    # stdout and stderr are separate pipes: a print just before the raise can land mid-traceback.
+    lines = [
+        "[rank1]:Traceback (most recent call last):",
+        "[rank1]:rank 1 about to fail at step 2",
+        '[rank1]:  File "/x/train.py", line 8, in <module>',
+        "[rank1]:    raise RuntimeError('boom')",
+        "[rank1]:torch.OutOfMemoryError: CUDA out of memory.",
+        *ELASTIC_CRASH[6:],
+    ]
+    failure = analyse_failure(lines, 1)
+    assert failure.exception == "torch.OutOfMemoryError: CUDA out of memory."
+    assert "rank 1 about to fail at step 2" not in failure.traceback
+
+
+def test_an_exception_without_a_message_ends_the_traceback() -> None:
+    lines = ["Traceback (most recent call last):", '  File "t.py", line 1, in <module>', "KeyboardInterrupt"]
+    assert analyse_failure(lines, 130).exception == "KeyboardInterrupt"
+
+
 def test_failure_without_traceback_shows_the_ranks_last_lines() -> None:
     lines = [
         "[rank1]:loading",

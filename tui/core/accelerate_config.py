@@ -261,12 +261,16 @@ class Problem:
     line: int | None = None
 
     def render(self, source: str | None = None) -> str:
-        where = source or ""
-        if self.line is not None:
-            where = f"{where}:{self.line}" if where else f"line {self.line}"
-        prefix = f"{where}: " if where else ""
         key = f"{self.key}: " if self.key else ""
-        return f"{prefix}{self.severity}: {key}{self.message} Fix: {self.fix}"
+        return f"{location_prefix(source, self.line)}{self.severity}: {key}{self.message} Fix: {self.fix}"
+
+
+def location_prefix(source: str | None, line: int | None) -> str:
+    """`file:line: `, `file: `, `line N: ` or nothing: where a one-line message points."""
+    where = source or ""
+    if line is not None:
+        where = f"{where}:{line}" if where else f"line {line}"
+    return f"{where}: " if where else ""
 
 
 def fields_of(model: type[BaseModel]) -> list[str]:

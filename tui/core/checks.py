@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tui.core.accelerate_config import LoadedConfig, Problem, load_config_file, validate_config
+from tui.core.accelerate_config import LoadedConfig, Problem, load_config_file, location_prefix, validate_config
 from tui.core.hardware.base import GpuInfo, HardwareInfo
 from tui.core.hardware.env import SchedulerLayout, scheduler_layout, truthy
 from tui.core.hardware.gpu_models import is_geforce_rtx_40, short_name
@@ -62,11 +62,7 @@ class Finding:
     line: int | None = None
 
     def render(self, source: str | None = None) -> str:
-        where = source or ""
-        if self.line is not None:
-            where = f"{where}:{self.line}" if where else f"line {self.line}"
-        prefix = f"{where}: " if where else ""
-        text = f"{prefix}{self.severity} [{self.rule}]: {self.what}"
+        text = f"{location_prefix(source, self.line)}{self.severity} [{self.rule}]: {self.what}"
         if self.why:
             text += f" Why: {self.why}"
         if self.fix:

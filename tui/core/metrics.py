@@ -466,6 +466,8 @@ _CHAIN = ("During handling of the above exception", "The above exception was the
 MAX_TRACEBACK_LINES = 60
 CONTEXT_LINES = 12
 _LAUNCHER_NOISE = "ChildFailedError"
+# The line that ends a traceback: "ExcName", "pkg.ExcName: message" (or "ExcName:" alone).
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?::(?:\s|$)|$)")
 
 
 @dataclass(frozen=True)
@@ -561,10 +563,15 @@ def _tracebacks(lines: Iterable[str]) -> list[_Block]:
         block = block_or_none
         if text.startswith(_CHAIN) or not text.strip():
             continue
-        block.lines.append(text)
         if not text[:1].isspace() and not text.startswith(("^", "~")):
+            if not _EXCEPTION_LINE.match(text):
+                # The rank's stdout (a print) lands between its stderr traceback lines.
+                continue
+            block.lines.append(text)
             block.done = True  # the exception line ends the block
             del open_blocks[rank]
+            continue
+        block.lines.append(text)
     return blocks
 
 

@@ -24,9 +24,9 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from tui.core.hardware.base import GpuInfo, GpuProcess, GpuReport, unknown_p2p
 from tui.core.hardware.errors import ProbeError
@@ -222,11 +222,10 @@ def _matrix_rows(text: str) -> tuple[list[str], dict[str, list[str]]]:
     return header, rows
 
 
-def parse_p2p_matrix(text: str, n: int) -> tuple[tuple[bool | None, ...], ...]:
-    """`topo -p2p r` -> p2p[i][j] (OK: True; CNS/GNS/TNS/NS: False; X/U/missing: None)."""
+def _fill_matrix(text: str, n: int, matrix: list[list[Any]], cell: Callable[[str], Any]) -> None:
+    """Set matrix[i][j] (i != j) from an `nvidia-smi topo` table's GPUi row / GPUj column."""
     header, rows = _matrix_rows(text)
     columns = {label: k for k, label in enumerate(header) if re.fullmatch(r"GPU\d+", label)}
-    matrix = [list(row) for row in unknown_p2p(n)]
     for i in range(n):
         cells = rows.get(f"GPU{i}")
         if cells is None:
@@ -235,26 +234,30 @@ def parse_p2p_matrix(text: str, n: int) -> tuple[tuple[bool | None, ...], ...]:
             k = columns.get(f"GPU{j}")
             if i == j or k is None or k >= len(cells):
                 continue
-            status = cells[k].upper()
-            matrix[i][j] = True if status == "OK" else None if status in ("X", "U", "") else False
+            matrix[i][j] = cell(cells[k])
+
+
+def _p2p_status(status: str) -> bool | None:
+    status = status.upper()
+    return True if status == "OK" else None if status in ("X", "U", "") else False
+
+
+def _nvlink_count(status: str) -> int:
+    match = re.fullmatch(r"NV(\d+)", status)
+    return int(match.group(1)) if match else 0
+
+
+def parse_p2p_matrix(text: str, n: int) -> tuple[tuple[bool | None, ...], ...]:
+    """`topo -p2p r` -> p2p[i][j] (OK: True; CNS/GNS/TNS/NS: False; X/U/missing: None)."""
+    matrix: list[list[Any]] = [list(row) for row in unknown_p2p(n)]
+    _fill_matrix(text, n, matrix, _p2p_status)
     return tuple(tuple(row) for row in matrix)
 
 
 def parse_nvlink_matrix(text: str, n: int) -> tuple[tuple[int, ...], ...]:
     """`topo -m` -> nvlink[i][j]: the NV# count (0 for PIX/PXB/PHB/NODE/SYS)."""
-    header, rows = _matrix_rows(text)
-    columns = {label: k for k, label in enumerate(header) if re.fullmatch(r"GPU\d+", label)}
-    matrix = [[0] * n for _ in range(n)]
-    for i in range(n):
-        cells = rows.get(f"GPU{i}")
-        if cells is None:
-            continue
-        for j in range(n):
-            k = columns.get(f"GPU{j}")
-            if i == j or k is None or k >= len(cells):
-                continue
-            match = re.fullmatch(r"NV(\d+)", cells[k])
-            matrix[i][j] = int(match.group(1)) if match else 0
+    matrix: list[list[Any]] = [[0] * n for _ in range(n)]
+    _fill_matrix(text, n, matrix, _nvlink_count)
     return tuple(tuple(row) for row in matrix)
 
 
