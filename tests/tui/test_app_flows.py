@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from rich.syntax import Syntax
+from textual.widgets import Static
 
 from tui.app.app import SftplayApp
 from tui.app.screens.review import ReviewScreen
@@ -40,6 +42,37 @@ async def test_home_preset_to_review_to_file(tmp_path: Path) -> None:
         assert app.session.current().id == "mixed_precision"
     data = yaml.safe_load(target.read_text())
     assert (data["distributed_type"], data["num_processes"], data["mixed_precision"]) == ("MULTI_GPU", 2, "bf16")
+
+
+async def test_review_write_and_launch_backs_up_diffs_and_opens_the_launch_screen(tmp_path: Path) -> None:
+    from tui.app.screens.launch import LaunchScreen
+    from tui.app.screens.presets import PresetsScreen
+
+    target = tmp_path / "cfg.yaml"
+    target.write_text("compute_environment: LOCAL_MACHINE\ndistributed_type: 'NO'\nmixed_precision: 'no'\n")
+    app = SftplayApp(config_file=str(target), hardware=load_snapshot(SNAPSHOTS / "no-gpu.json"))
+    async with app.run_test(size=(130, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("down", "enter")  # "Start from a preset"
+        await pilot.pause()
+        presets = app.screen
+        assert isinstance(presets, PresetsScreen)
+        presets.choose([entry.name for entry in presets.entries].index("cpu"))
+        await pilot.pause()
+        review = app.screen
+        assert isinstance(review, ReviewScreen)
+        shown = review.query_one("#diff", Static).content
+        assert isinstance(shown, Syntax)
+        diff = shown.code
+        assert "-distributed_type: 'NO'" in diff and "+distributed_type: MULTI_CPU" in diff
+        assert "it will be backed up first" in str(review.query_one("#target").render())
+        await pilot.press("l")
+        await pilot.pause()
+        assert isinstance(app.screen, LaunchScreen)
+        assert app.screen.config_file == target
+    assert yaml.safe_load(target.read_text())["distributed_type"] == "MULTI_CPU"
+    backups = list(tmp_path.glob("cfg.yaml.*.bak"))
+    assert len(backups) == 1 and "distributed_type: 'NO'" in backups[0].read_text()
 
 
 async def test_home_hardware_screen_shows_the_machine(tmp_path: Path) -> None:

@@ -246,6 +246,47 @@ async def test_launch_screen_shows_the_exact_command_and_blocks_on_errors(tmp_pa
 
 
 @pytest.mark.slow
+async def test_warnings_ask_before_launching(tmp_path: Path) -> None:
+    from tui.app.screens.modals.confirm_launch import ConfirmLaunch
+    from tui.core.checks import Finding
+
+    config = write_config(tmp_path, SINGLE_CPU)
+    warning = Finding("memory.tight", "warning", "the model may not fit in GPU 0's free memory")
+    app = Host(lambda: LaunchScreen(config, project_dir=tmp_path, checker=lambda p, c: [warning]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, LaunchScreen)
+        screen.query_one("#launch-script").value = str(FAKE_TRAINER)  # type: ignore[attr-defined]
+        screen.query_one("#launch-args").value = "--steps 1"  # type: ignore[attr-defined]
+        await until(
+            pilot,
+            lambda: (
+                screen.plan is not None
+                and screen.plan.argv[-3:] == (str(FAKE_TRAINER), "--steps", "1")
+                and screen.checked_for == screen.plan.display
+            ),
+            what="the final command checked",
+        )
+        assert not screen.query_one("#launch-go").disabled  # warnings do not block
+        await pilot.press("ctrl+l")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmLaunch), what="the question")
+        assert "may not fit" in str(app.screen.query_one("#confirm-launch-list Static", Static).render())
+        await pilot.press("n")
+        await until(pilot, lambda: app.screen is screen, what="back on the launch screen")
+        await pilot.pause(0.3)
+        assert app.result == "unset" and not list(runs_dir().glob("*"))  # nothing started
+        await pilot.press("ctrl+l")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmLaunch), what="the question again")
+        await pilot.press("y")
+        await until(pilot, lambda: app.result != "unset", timeout_s=60, what="the launch")
+    run_dir = app.result
+    assert isinstance(run_dir, Path)
+    from tests.support.runs import wait_final_status
+
+    assert wait_final_status(load_run(run_dir)).state == SUCCEEDED
+
+
+@pytest.mark.slow
 async def test_launch_screen_launches_and_remembers(tmp_path: Path) -> None:
     from tui.core.launch import recall_choices
 

@@ -14,7 +14,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding
 
-from tui.app.messages import AnswersChosen, ConfigWritten
+from tui.app.messages import AnswersChosen, ConfigWritten, LaunchWanted
 from tui.app.screens.home import HomeAction, HomeScreen
 from tui.core.accelerate_version import version_note
 from tui.core.graph.state import Draft
@@ -223,3 +223,7 @@ class SftplayApp(App[int]):
     @on(ConfigWritten)
     def config_written(self, message: ConfigWritten) -> None:
         self.log(f"config written: {message.path}")
+
+    @on(LaunchWanted)
+    def launch_wanted(self, message: LaunchWanted) -> None:
+        self.action_launch()

@@ -18,6 +18,13 @@ class ConfigWritten(Message):
 
 
 @dataclass
+class LaunchWanted(Message):
+    """Open the launch screen for this config file (the review screen, once it is written)."""
+
+    path: Path
+
+
+@dataclass
 class AnswersChosen(Message):
     """A set of answers to open in the wizard/review (e.g. from a preset); `source` names it."""
 

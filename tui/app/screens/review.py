@@ -1,7 +1,8 @@
 """Review before writing: the target path, findings, the YAML, and a diff against the current file.
 
 Writing is atomic and an existing file is backed up first (`tui.core.files.atomic_write`); the
-screen says where the backup went. Any answer can still be changed from here.
+screen says where the backup went. Any answer can still be changed from here, and "Write & launch"
+goes straight on to the launch screen with the file just written.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static, TabbedContent, TabPane
 
-from tui.app.messages import ConfigWritten
+from tui.app.messages import ConfigWritten, LaunchWanted
 from tui.app.screens.modals.pick_question import PickQuestion
 from tui.core.accelerate_config import Problem, dump_config, validate_config
 from tui.core.accelerate_version import keys_unknown_to_installed, version_note
@@ -40,6 +41,7 @@ def schema_findings(config: dict[str, Any], path: Path) -> list[tuple[str, str]]
 class ReviewScreen(Screen[None]):
     BINDINGS = [
         Binding("w", "write", "Write"),
+        Binding("l", "launch", "Write & launch"),
         Binding("c", "change", "Change an answer"),
         Binding("m", "config_set", "Config set (multi-node)", show=False),
         Binding("escape", "back", "Back"),
@@ -83,6 +85,7 @@ class ReviewScreen(Screen[None]):
                 yield Static(id="diff")
         with Horizontal(id="review-buttons"):
             yield Button("Write", id="write", variant="primary")
+            yield Button("Write & launch", id="launch")
             yield Button("Change an answer", id="change")
             yield Button("Write the config set (multi-node)", id="config-set")
             yield Button("Back", id="back")
@@ -133,13 +136,14 @@ class ReviewScreen(Screen[None]):
         return text
 
     # -- actions ---------------------------------------------------------------------------
-    def action_write(self) -> None:
+    def action_write(self) -> bool:
+        """Write the file (backing up what was there); False when that failed (already notified)."""
         config = self.config()
         try:
             result = atomic_write(self.target, dump_config(config, self.target))
         except UsageError as exc:
             self.notify(exc.message, severity="error", timeout=10)
-            return
+            return False
         self.written = result.path
         if not result.changed:
             self.notify(f"{result.path} already had this content; nothing changed.")
@@ -148,6 +152,16 @@ class ReviewScreen(Screen[None]):
             self.notify(f"Wrote {result.path}.{backup}", timeout=10)
         self.post_message(ConfigWritten(result.path, result.backup))
         self.refresh_view()
+        return True
+
+    def action_launch(self) -> None:
+        """Write the config (a no-op when the file already has it), then open the launch screen.
+
+        The launch screen runs its own checks against the written file and asks before launching,
+        so nothing starts from this key alone.
+        """
+        if self.action_write():
+            self.post_message(LaunchWanted(self.target))
 
     def action_change(self) -> None:
         def reopen(question_id: str | None) -> None:
@@ -176,6 +190,10 @@ class ReviewScreen(Screen[None]):
     @on(Button.Pressed, "#write")
     def _write(self) -> None:
         self.action_write()
+
+    @on(Button.Pressed, "#launch")
+    def _launch(self) -> None:
+        self.action_launch()
 
     @on(Button.Pressed, "#change")
     def _change(self) -> None:
