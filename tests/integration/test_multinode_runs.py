@@ -248,15 +248,28 @@ def test_cluster_launched_from_here_is_one_run(tmp_path: Path, cli_env: dict[str
     assert f"launch-{via}.sh" in runs[0]["command"]
 
 
-def test_stopping_a_slurm_cluster_run_cancels_every_node(tmp_path: Path, cli_env: dict[str, str]) -> None:
+def _processes_working_in(folder: Path) -> list[psutil.Process]:
+    """Live processes whose working directory is in `folder` (every node's launcher and ranks)."""
+    found = []
+    for proc in psutil.process_iter(["cwd", "status"]):
+        cwd = proc.info.get("cwd")
+        if cwd and cwd.startswith(str(folder)) and proc.info.get("status") != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found
+
+
+@pytest.mark.parametrize("via", ["ssh", "slurm"])
+def test_stopping_a_cluster_run_ends_every_node(tmp_path: Path, cli_env: dict[str, str], via: str) -> None:
     config = _write_cpu_config(tmp_path)
     env = {
         **cli_env,
         "PATH": f"{FIXTURES / 'fake_slurm'}{os.pathsep}{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+        "SSH": str(FIXTURES / "fake_ssh.sh"),
         "FAKE_SLURM_DIR": str(tmp_path / "slurm"),
         "SFTPLAY_POLL_S": "0.2",
         "SFTPLAY_TEST_SLEEP": "300",
     }
+    where = ["--hosts", "localhost,localhost"] if via == "ssh" else ["--slurm"]
     started = _cli(
         [
             "multinode",
@@ -264,7 +277,7 @@ def test_stopping_a_slurm_cluster_run_cancels_every_node(tmp_path: Path, cli_env
             str(config),
             "--out",
             str(tmp_path / "set"),
-            "--slurm",
+            *where,
             "--launch",
             "--detach",
             "--script",
@@ -281,10 +294,11 @@ def test_stopping_a_slurm_cluster_run_cancels_every_node(tmp_path: Path, cli_env
         time.sleep(0.5)
         log = _cli(["logs", run_id], env, tmp_path).stdout
     assert worlds(log) == {(0, 2), (1, 2)}, log
-    node_pids = [int(p) for p in (tmp_path / "slurm").glob("*/pids").__next__().read_text().split()]
+    running = [p for p in _processes_working_in(tmp_path) if SCRIPT in " ".join(p.cmdline())]
+    assert len(running) >= 4  # each "machine": its accelerate launcher and its rank, asleep
     stopped = _cli(["stop", run_id, "--grace", "2"], env, tmp_path)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and any(psutil.pid_exists(p) for p in node_pids):
+    while time.monotonic() < deadline and _processes_working_in(tmp_path):
         time.sleep(0.5)
-    assert not [p for p in node_pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert not _processes_working_in(tmp_path)

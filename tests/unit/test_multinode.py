@@ -95,6 +95,11 @@ def test_ssh_script_needs_hosts() -> None:
     assert "srun" in sbatch_script(plan, "/srv/machine-0.yaml")
 
 
+def test_sbatch_steps_run_the_script_from_the_shared_folder_not_slurms_spool_copy() -> None:
+    script = sbatch_script(plan_cluster(multinode(), script=SCRIPT), "/shared/set/machine-0.yaml")
+    assert 'bash /shared/set/sbatch.sh "$@"' in script and 'bash "$0"' not in script
+
+
 def test_config_set_checks() -> None:
     good = [("m0", multinode(machine_rank=0)), ("m1", multinode(machine_rank=1))]
     assert check_config_set(good) == []

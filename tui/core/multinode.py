@@ -192,6 +192,9 @@ def sbatch_script(plan: ClusterPlan, config_path: str) -> str:
     command = shlex.join(base_argv[:2]) + " " + shlex.join(base_argv[2 : config_index + 2])
     rest = shlex.join(base_argv[config_index + 2 :])
     gpu_line = "" if plan.base.get("use_cpu") else f"#SBATCH --gpus-per-node={plan.per_node}\n"
+    # SLURM runs the batch step from its own copy of this script, which only the first node has
+    # ("$0" there): the steps on every node run this file at its path on the shared file system.
+    this_script = shlex.quote(str(Path(config_path).parent / "sbatch.sh"))
     return f"""#!/usr/bin/env bash
 # Written by sftplay-tui multinode. Submit with: sbatch {Path(config_path).parent}/sbatch.sh
 # One task per node: accelerate itself starts the {plan.per_node} processes of each node.
@@ -202,7 +205,7 @@ def sbatch_script(plan: ClusterPlan, config_path: str) -> str:
 set -euo pipefail
 if [[ -z "${{SLURM_STEP_ID:-}}" ]]; then
   # The batch step: run this same script once on every node of the allocation.
-  exec srun --ntasks-per-node=1 --kill-on-bad-exit=1 bash "$0" "$@"
+  exec srun --ntasks-per-node=1 --kill-on-bad-exit=1 bash {this_script} "$@"
 fi
 NODES="${{SLURM_JOB_NODELIST:?not running under SLURM}}"
 if command -v scontrol >/dev/null 2>&1; then
@@ -249,9 +252,10 @@ HOSTS=()
 cleanup() {{
   trap - INT TERM
   echo "sftplay: stopping all nodes" >&2
-  for pid in "${{PIDS[@]}}"; do kill -TERM "$pid" 2>/dev/null; done
+  # ${{A[@]+...}}: an empty array is "unbound" under set -u before bash 4.4.
+  for pid in ${{PIDS[@]+"${{PIDS[@]}}"}}; do kill -TERM "$pid" 2>/dev/null; done
   sleep 2
-  for pid in "${{PIDS[@]}}"; do kill -KILL "$pid" 2>/dev/null; done
+  for pid in ${{PIDS[@]+"${{PIDS[@]}}"}}; do kill -KILL "$pid" 2>/dev/null; done
 }}
 trap 'cleanup; exit 130' INT TERM
 for ((i = 0; i < ${{#NODES[@]}}; i += 2)); do
@@ -262,14 +266,16 @@ for ((i = 0; i < ${{#NODES[@]}}; i += 2)); do
   PIDS+=("$!"); HOSTS+=("$host")
 done
 status=0
+# Poll rather than `wait -n -p`, which needs bash 5.1 (Ubuntu 20.04 and RHEL 8 have older ones).
 while ((${{#PIDS[@]}})); do
-  wait -n -p done_pid "${{PIDS[@]}}"; code=$?
+  finished=""
   for idx in "${{!PIDS[@]}}"; do
-    if [[ "${{PIDS[idx]}}" == "$done_pid" ]]; then
-      host="${{HOSTS[idx]}}"; unset 'PIDS[idx]' 'HOSTS[idx]'
-    fi
+    if ! kill -0 "${{PIDS[idx]}}" 2>/dev/null; then finished=$idx; break; fi
   done
-  PIDS=("${{PIDS[@]}}"); HOSTS=("${{HOSTS[@]}}")
+  if [[ -z "$finished" ]]; then sleep 0.5; continue; fi
+  wait "${{PIDS[finished]}}"; code=$?
+  host="${{HOSTS[finished]}}"
+  unset "PIDS[finished]" "HOSTS[finished]"
   if ((code != 0)); then
     echo "sftplay: $host exited with $code" >&2
     status=$code
