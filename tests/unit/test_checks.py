@@ -75,6 +75,25 @@ def test_guide_lowercase_snippet_is_named_with_its_fix() -> None:
     assert {f.rule for f in found} == {"schema"}
 
 
+def test_case_only_differences_accelerate_normalises_only_warn() -> None:
+    # accelerate launch lower-cases mixed_precision and the FSDP plugin upper-cases its strategy
+    # names; distributed_type goes through an Enum and must match exactly.
+    config = {
+        **DDP,
+        "num_processes": 4,
+        "mixed_precision": "BF16",
+        "distributed_type": "multi_gpu",
+        "fsdp_config": {"fsdp_backward_prefetch": "backward_pre"},
+    }
+    schema = {f.key: f for f in findings(config, "a100-4x") if f.rule == "schema"}
+    precision = schema["mixed_precision"]
+    assert precision.severity == "warning" and "`mixed_precision: bf16`" in precision.fix
+    prefetch = schema["fsdp_config.fsdp_backward_prefetch"]
+    assert prefetch.severity == "warning" and "BACKWARD_PRE" in prefetch.fix
+    exact = schema["distributed_type"]
+    assert exact.severity == "error" and "letter case included" in exact.why and "MULTI_GPU" in exact.fix
+
+
 # -- processes ------------------------------------------------------------------------------------
 
 

@@ -154,15 +154,32 @@ def test_network_checks_on_the_main_node_and_from_another() -> None:
         busy.listen()
         port = busy.getsockname()[1]
         main = check_network(multinode(main_process_ip="127.0.0.1", main_process_port=port))
-        assert [f.what for f in main] == [f"port {port} is already in use on this machine."]
-        # From rank 1 the listening main node answers: no finding.
-        assert check_network(multinode(machine_rank=1, main_process_ip="127.0.0.1", main_process_port=port)) == []
+        assert [f.rule for f in main] == ["multinode.main-ip-loopback", "multinode.port-busy"]
+        assert main[1].what == f"port {port} is already in use on this machine."
+        # From rank 1 the listening main node answers: only the loopback warning.
+        reached = check_network(multinode(machine_rank=1, main_process_ip="127.0.0.1", main_process_port=port))
+        assert [f.rule for f in reached] == ["multinode.main-ip-loopback"]
     foreign = check_network(multinode(main_process_ip="192.0.2.77", main_process_port=port))
     assert any("not an address of this machine" in f.what for f in foreign)
     unreachable = check_network(
         multinode(machine_rank=1, main_process_ip="127.0.0.1", main_process_port=port), timeout_s=1
     )
-    assert unreachable and f"cannot reach 127.0.0.1:{port}" in unreachable[0].what
+    assert f"cannot reach 127.0.0.1:{port}" in unreachable[-1].what
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_main_address_may_be_a_name_of_this_machine() -> None:
+    # A host name (or any 127.x alias) of this machine is this machine: no "not an address of this machine".
+    for name in (socket.gethostname(), "localhost", "127.0.1.1"):
+        rules = [f.rule for f in check_network(multinode(main_process_ip=name, main_process_port=free_port()))]
+        assert "multinode.main-ip-local" not in rules, name
+    unresolvable = check_network(multinode(main_process_ip="no-such-host.invalid", main_process_port=free_port()))
+    assert [f.rule for f in unresolvable] == ["multinode.main-ip-local"]
 
 
 def test_check_command_compares_a_config_set_and_snapshots(tmp_path: Path, cli_env: dict[str, str]) -> None:
@@ -237,3 +254,27 @@ def test_node_labels_group_lines_like_ranks() -> None:
     assert split_rank("[node1] x") == (1, "x")
     assert keep_line("[node0 a] x", 0) and not keep_line("[node0 a] x", 1) and keep_line("plain", "launcher")
     assert parse_metric_line('[node0 a] SFTPLAY_METRIC {"type": "log", "step": 3}') == {"type": "log", "step": 3}
+
+
+def test_one_machine_of_a_cluster_gets_the_nccl_interface_hint(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    import json
+    import subprocess
+    import sys
+
+    snapshots = Path(__file__).resolve().parents[1] / "fixtures" / "hardware" / "snapshots"
+    config = tmp_path / "m0.yaml"
+    config.write_text(yaml.safe_dump(multinode()))
+
+    def hinted(snapshot: str) -> list[str]:
+        argv = [sys.executable, "-m", "tui", "check", "--config-file", str(config), "--json"]
+        result = subprocess.run(
+            [*argv, "--hardware", str(snapshots / snapshot)], capture_output=True, text=True, env=cli_env, timeout=60
+        )
+        assert result.returncode in (0, 1), result.stderr
+        return [f["what"] for f in json.loads(result.stdout)["findings"] if f["rule"] == "multinode.nccl-interface"]
+
+    assert hinted("h100-8x.json") == [
+        "h100-8x.json: several network interfaces (eth0, ibp26s0, ibp60s0) and NCCL_SOCKET_IFNAME unset."
+    ]
+    config.write_text(yaml.safe_dump(multinode(num_machines=1, num_processes=8)))
+    assert hinted("h100-8x.json") == []  # one machine: NCCL stays on it

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from tui.commands._common import config_path
     from tui.core.checks import CheckReport, Finding, check_config_file
     from tui.core.hardware import load_snapshot, probe_hardware
-    from tui.core.multinode_checks import check_config_set, check_network, check_snapshots
+    from tui.core.multinode_checks import check_config_set, check_interfaces, check_network, check_snapshots
 
     paths = [config_path(p) for p in (args.config_file or [None])]
     snapshot_paths = list(args.hardware or [])
@@ -76,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
     if len(snapshots) > 1:
         named = [(Path(p).name, s.to_dict()) for p, s in zip(snapshot_paths, snapshots, strict=True)]
         extra += check_snapshots(first, named)
+    elif _machines(first) > 1:
+        # One machine of a multi-node run (its snapshot, or this machine): the NCCL interface hint.
+        name = Path(snapshot_paths[0]).name if snapshot_paths else "this machine"
+        extra += check_interfaces(name, hardware.to_dict())
     if not snapshots and not args.no_network:
         extra += check_network(first)
     findings = [f for r in reports for f in r.findings] + extra
@@ -110,3 +114,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"ok: {checked} fits {where} ({gpus}).")
     return exit_code
+
+
+def _machines(config: dict[str, object]) -> int:
+    value = config.get("num_machines", 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1

@@ -352,6 +352,22 @@ def _literal_values(annotation: Any) -> list[Any]:
     return values
 
 
+#: Keys whose value accelerate 1.15 upper- or lower-cases before using it (`accelerate launch`:
+#: `mixed_precision.lower()`, `dynamo_backend.upper()`; FullyShardedDataParallelPlugin: `.upper()`
+#: on the strategy, prefetch, wrap policy and state dict type), so a case-only difference works.
+CASE_NORMALISED_KEYS = frozenset(
+    {
+        "mixed_precision",
+        "dynamo_backend",
+        "fsdp_sharding_strategy",
+        "fsdp_reshard_after_forward",
+        "fsdp_backward_prefetch",
+        "fsdp_auto_wrap_policy",
+        "fsdp_state_dict_type",
+    }
+)
+
+
 def _one_problem(err: Any, path: tuple[str, ...], data: Mapping[str, Any], model: type[BaseModel]) -> Problem:
     key = ".".join(path)
     kind = err["type"]
@@ -391,6 +407,14 @@ def _one_problem(err: Any, path: tuple[str, ...], data: Mapping[str, Any], model
         if isinstance(value, str):
             for option in allowed:
                 if isinstance(option, str) and option.lower() == value.lower():
+                    if path[-1] in CASE_NORMALISED_KEYS:
+                        return Problem(
+                            key,
+                            f"{value!r} works (accelerate normalises this value's case) but is not "
+                            "how accelerate writes it.",
+                            f"write `{path[-1]}: {option}`.",
+                            severity="warning",
+                        )
                     return Problem(
                         key,
                         f"{value!r} is not a value accelerate recognises (values are case-sensitive).",

@@ -877,9 +877,13 @@ def _scheduler_fix(name: str) -> str:
 
 def _schema_finding(p: Problem) -> Finding:
     text = p.message
-    if "SageMaker" in text or "case-sensitive" in text:
-        why = "accelerate compares these values exactly, upper case."
-    elif "renamed" in text or "removed" in text or "deprecated" in text:
+    if "normalises this value's case" in text:
+        why = "the spelling accelerate writes keeps diffs against its own files and other tools clean."
+    elif "SageMaker" in text or "case-sensitive" in text:
+        why = "accelerate compares these values exactly, letter case included."
+    elif "deprecated" in text:
+        why = "accelerate 1.15 still reads it but warns on every launch; a later version may not."
+    elif "renamed" in text or "removed" in text:
         why = "accelerate 1.15 reads the key under its new name only."
     elif "unknown key" in text:
         why = "accelerate rejects unknown top-level keys and silently ignores unknown nested ones."

@@ -5,7 +5,8 @@ Each returns `Finding`s (severity, what, why, fix), the same shape the launcher 
   main address, consistent `same_network`/rendezvous choices).
 - `check_snapshots`: hardware snapshots (`sftplay-hardware/1` JSON from `gpu-info --json`) from
   each machine agree with the config and with each other (GPU count per node, GPU model, driver,
-  torch/accelerate versions), and hint at NCCL_SOCKET_IFNAME when a node has several interfaces.
+  torch/accelerate versions), and (`check_interfaces`, also for one machine) hint at
+  NCCL_SOCKET_IFNAME when a node has several interfaces.
 - `check_network`: on the main node the port is free and the address is one of this machine's;
   from another node the main address and port answer within a short timeout (a clear "cannot
   reach 10.0.0.1:29500" instead of a job that hangs at the first collective).
@@ -14,6 +15,7 @@ Each returns `Finding`s (severity, what, why, fix), the same shape the launcher 
 from __future__ import annotations
 
 import errno
+import ipaddress
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -151,20 +153,25 @@ def check_snapshots(config: Mapping[str, Any], snapshots: Sequence[tuple[str, Ma
     ):
         _compare(findings, label, snapshots, getter)
     for name, snap in snapshots:
-        interfaces = _routable_interfaces(snap)
-        env = snap.get("env") or {}
-        if len(interfaces) > 1 and "NCCL_SOCKET_IFNAME" not in env:
-            findings.append(
-                Finding(
-                    "multinode.nccl-interface",
-                    "warning",
-                    f"{name}: several network interfaces ({', '.join(interfaces)}) and NCCL_SOCKET_IFNAME unset.",
-                    "NCCL may pick an interface the other nodes cannot reach (a docker bridge, a management "
-                    "network) and hang.",
-                    f"export NCCL_SOCKET_IFNAME=<the interface on the nodes' network, e.g. {interfaces[0]}>.",
-                )
-            )
+        findings += check_interfaces(name, snap)
     return findings
+
+
+def check_interfaces(name: str, snapshot: Mapping[str, Any]) -> list[Finding]:
+    """The NCCL_SOCKET_IFNAME hint for one machine of a multi-node run (a snapshot or this one)."""
+    interfaces = _routable_interfaces(snapshot)
+    env = snapshot.get("env") or {}
+    if len(interfaces) < 2 or "NCCL_SOCKET_IFNAME" in env:
+        return []
+    return [
+        Finding(
+            "multinode.nccl-interface",
+            "warning",
+            f"{name}: several network interfaces ({', '.join(interfaces)}) and NCCL_SOCKET_IFNAME unset.",
+            "NCCL may pick an interface the other nodes cannot reach (a docker bridge, a management network) and hang.",
+            f"export NCCL_SOCKET_IFNAME=<the interface on the nodes' network, e.g. {interfaces[0]}>.",
+        )
+    ]
 
 
 def _compare(
@@ -218,6 +225,15 @@ def local_addresses() -> set[str]:
     return addresses
 
 
+def resolve(host: str) -> set[str]:
+    """The addresses a name (or address) stands for; empty when it does not resolve."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return set()
+    return {str(info[4][0]).split("%")[0] for info in infos}
+
+
 def port_free(port: int, host: str = "") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -261,9 +277,23 @@ def check_network(config: Mapping[str, Any], *, timeout_s: float = CONNECT_TIMEO
             )
         ]
     rank = _num(config, "machine_rank", 0)
+    resolved = resolve(ip)
+    findings: list[Finding] = []
+    if resolved and all(ipaddress.ip_address(a).is_loopback for a in resolved):
+        findings.append(
+            Finding(
+                "multinode.main-ip-loopback",
+                "warning",
+                f"main_process_ip {ip} is a loopback address: only this machine can reach it.",
+                "the other machines would try to connect to themselves and wait at the rendezvous.",
+                "use the main machine's address on the nodes' network (`ip addr`), unless every machine of "
+                "this run is this one (a test).",
+            )
+        )
     if rank == 0:
-        findings: list[Finding] = []
-        if ip not in local_addresses():
+        if ip not in local_addresses() and not any(
+            a in local_addresses() or ipaddress.ip_address(a).is_loopback for a in resolved
+        ):
             findings.append(
                 Finding(
                     "multinode.main-ip-local",
@@ -287,8 +317,8 @@ def check_network(config: Mapping[str, Any], *, timeout_s: float = CONNECT_TIMEO
         return findings
     why = reachable(ip, port, timeout_s)
     if why is None:
-        return []
-    return [
+        return findings
+    return findings + [
         Finding(
             "multinode.unreachable",
             "warning",
