@@ -65,7 +65,7 @@ check: install
 	$(BIN)/sftplay-tui check $(if $(CONFIG),--config-file $(CONFIG))
 
 setup-accelerate: install
-	$(if $(PRESET),$(BIN)/sftplay-tui write --preset $(PRESET),$(BIN)/sftplay-tui)
+	$(if $(PRESET),$(BIN)/sftplay-tui write --preset $(PRESET),$(BIN)/sftplay-tui config)
 
 train-distributed: install
 	$(BIN)/sftplay-tui launch $(if $(CONFIG),--config-file $(CONFIG)) -- $(ARGS)

@@ -22,6 +22,7 @@ RTX2 = SimpleHardware(
     gpus=(SimpleGpu("NVIDIA GeForce RTX 4090", 24564, (8, 9)), SimpleGpu("NVIDIA GeForce RTX 4090", 24564, (8, 9))),
     p2p=((None, False), (False, None)),
 )
+NO_GPU = SimpleHardware(gpus=())
 SIZE = (130, 36)
 
 
@@ -47,6 +48,14 @@ def _row_of(screen: PresetsScreen, name: str) -> int:
     return [e.name for e in screen.entries].index(name)
 
 
+async def _go_to(pilot: Any, screen: PresetsScreen, name: str) -> None:
+    """Move the list's cursor to preset `name` by keys, from wherever it starts."""
+    offset = _row_of(screen, name) - screen.query_one(DataTable).cursor_row
+    for _ in range(abs(offset)):
+        await pilot.press("down" if offset > 0 else "up")
+    assert screen.query_one(DataTable).cursor_row == _row_of(screen, name)
+
+
 async def test_choosing_a_preset_posts_its_complete_answers() -> None:
     screen = PresetsScreen(HOST, hardware=RTX2)
     app = Host(screen)
@@ -54,8 +63,7 @@ async def test_choosing_a_preset_posts_its_complete_answers() -> None:
         await pilot.pause()
         table = screen.query_one(DataTable)
         assert table.row_count == len(screen.entries) >= 7
-        for _ in range(_row_of(screen, "rtx4090-2x")):
-            await pilot.press("down")
+        await _go_to(pilot, screen, "rtx4090-2x")
         assert "Matches this machine" in str(screen.query_one("#preset-detail", Static).render())
         await pilot.press("enter")
         await pilot.pause()
@@ -72,12 +80,23 @@ async def test_choosing_a_preset_posts_its_complete_answers() -> None:
     assert (config["distributed_type"], config["num_processes"], config["mixed_precision"]) == ("MULTI_GPU", 2, "bf16")
 
 
+async def test_the_list_starts_on_the_preset_that_fits_the_machine() -> None:
+    for hardware, expected in ((RTX2, "rtx4090-2x"), (NO_GPU, "cpu")):
+        screen = PresetsScreen(HOST, hardware=hardware)
+        async with Host(screen).run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            row = _row_of(screen, expected)
+            assert screen.query_one(DataTable).cursor_row == row
+            await pilot.press("up" if row else "down")
+            screen.load()  # a reload keeps the user's row
+            assert screen.query_one(DataTable).cursor_row == (row - 1 if row else 1)
+
+
 async def test_list_shows_why_a_preset_does_not_match() -> None:
     screen = PresetsScreen(HOST, hardware=RTX2)
     async with Host(screen).run_test(size=SIZE) as pilot:
         await pilot.pause()
-        for _ in range(_row_of(screen, "h100-8x")):
-            await pilot.press("down")
+        await _go_to(pilot, screen, "h100-8x")
         detail = str(screen.query_one("#preset-detail", Static).render())
         assert "Does not match" in detail and "made for H100 GPUs" in detail
         screen.set_hardware(None)
@@ -89,8 +108,7 @@ async def test_editing_a_preset_validates_in_place_and_saves_a_user_preset() -> 
     app = Host(screen)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        for _ in range(_row_of(screen, "rtx4090-2x")):
-            await pilot.press("down")
+        await _go_to(pilot, screen, "rtx4090-2x")
         await pilot.press("e")
         await pilot.pause()
         editor = app.screen

@@ -27,7 +27,7 @@ from textual.widgets import DataTable, Footer, Static
 from tui.app.messages import AnswersChosen
 from tui.core.errors import UsageError
 from tui.core.host import HostCapabilities, detect_host
-from tui.core.presets import Match, PresetEntry, build_preset, discover, match_hardware
+from tui.core.presets import Match, PresetEntry, best_fit, build_preset, discover, match_hardware
 
 HardwareProbe = Callable[[], Any]
 
@@ -83,6 +83,7 @@ class PresetsScreen(Screen[None]):
         self.host = host or detect_host()
         self.hardware = hardware
         self.probe = probe if hardware is None else None
+        self._suggested = False
         self.entries: list[PresetEntry] = []
 
     def compose(self) -> ComposeResult:
@@ -138,7 +139,14 @@ class PresetsScreen(Screen[None]):
             match = self.match_of(entry)
             table.add_row(name, preset.title, preset.hardware.describe(), _verdict(match), key=entry.name)
         if self.entries:
-            table.move_cursor(row=min(max(keep, 0), len(self.entries) - 1))
+            row = min(max(keep, 0), len(self.entries) - 1)
+            if not self._suggested and self.hardware is not None:
+                # Once the machine is known, start on the preset that fits it best (`cpu` without
+                # GPUs); after that the cursor stays where the user put it.
+                self._suggested = True
+                fit = best_fit([self.match_of(entry) for entry in self.entries])
+                row = row if fit is None else fit
+            table.move_cursor(row=row)
             self._show_detail(table.cursor_row)
 
     def _show_detail(self, row: int) -> None:

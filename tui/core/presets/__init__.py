@@ -28,7 +28,15 @@ from tui.core.host import HostCapabilities
 from tui.core.presets.build import Applied, PresetBuild, build_preset, minimal_answers
 from tui.core.presets.keys import Setting, parse_set
 from tui.core.presets.loading import Located, PresetError, PresetFile, load_preset_file, load_preset_text
-from tui.core.presets.match import GpuRecord, HardwareRecord, Match, SimpleGpu, SimpleHardware, match_hardware
+from tui.core.presets.match import (
+    GpuRecord,
+    HardwareRecord,
+    Match,
+    SimpleGpu,
+    SimpleHardware,
+    best_fit,
+    match_hardware,
+)
 from tui.core.presets.model import HardwareTarget, Preset, TrainingDefaults
 from tui.core.presets.store import (
     PresetEntry,
@@ -110,6 +118,7 @@ __all__ = [
     "load_preset_file",
     "load_preset_text",
     "match_hardware",
+    "best_fit",
     "minimal_answers",
     "parse_set",
     "preset_answers",

@@ -85,6 +85,21 @@ class Match:
         return "does not match: " + "; ".join(self.reasons)
 
 
+def best_fit(matches: Sequence[Match | None]) -> int | None:
+    """The position of the preset to suggest first: of those that match, the one that uses the
+    most of the machine's GPUs, an exact match (no notes) before a partial one, earlier first.
+    On a machine without GPUs that is the CPU preset. None when nothing matches (or no record).
+    """
+    best: tuple[int, int, int] | None = None
+    for position, match in enumerate(matches):
+        if match is None or not match.ok:
+            continue
+        rank = (len(match.gpus), 0 if match.notes else 1, -position)
+        if best is None or rank > best:
+            best = rank
+    return None if best is None else -best[2]
+
+
 def _gib(mib: int) -> str:
     return f"{mib / MIB_PER_GIB:.0f} GiB"
 
