@@ -9,8 +9,10 @@ with the single-process run record by record.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -138,8 +140,9 @@ def test_two_ranks_through_sftplay_launch_match_the_single_process_run(
     assert shares[0] > 0 and shares[1] > 0 and sum(shares.values()) == workload["total"], shares
 
 
-def test_a_stopped_run_resumes_without_duplicates(
-    workload: dict[str, Any], baseline: dict[str, Any], tmp_path: Path
+@pytest.mark.parametrize("how", ["stop", "sigkill"])
+def test_an_interrupted_run_resumes_without_duplicates(
+    workload: dict[str, Any], baseline: dict[str, Any], tmp_path: Path, how: str
 ) -> None:
     config = write_config(tmp_path, MULTI_CPU_2)
     output = tmp_path / "resumed.jsonl"
@@ -149,18 +152,25 @@ def test_a_stopped_run_resumes_without_duplicates(
     first = start_run(plan_launch(request))
     wait_for(lambda: output.is_file() and output.read_bytes().count(b"\n") >= 2, 120, "the first written rounds")
     records = all_pids(load_run(first.path))
-    report = stop_run(load_run(first.path), grace_s=10.0)
-    assert report.all_gone, report.steps
+    if how == "stop":
+        report = stop_run(load_run(first.path), grace_s=10.0)
+        assert report.all_gone, report.steps
+    else:  # no goodbye at all: every process of the run dies at once, mid-write or not
+        for record in records:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(record.pid, signal.SIGKILL)
+        wait_for(lambda: still_running(records) == [], 30, "the killed processes to go")
     assert still_running(records) == []
-    assert wait_final_status(first).state == STOPPED
     before = read_rows(output)
-    assert 2 <= len(before) < workload["total"], f"the stop did not land mid-way ({len(before)} records)"
+    assert 2 <= len(before) < workload["total"], f"the {how} did not land mid-way ({len(before)} records)"
     assert len({r["index"] for r in before}) == len(before)
-    ended = [r for r in map(parse_line, first.log_path.read_text().splitlines()) if r and r["type"] == "end"]
-    assert ended and ended[-1]["status"] == "interrupted"
-    # What a SIGKILL in the middle of a write leaves behind: a cut-off last line.
-    with output.open("ab") as handle:
-        handle.write(b'{"index": 39, "completion": "cut off in the midd')
+    if how == "stop":
+        assert wait_final_status(first).state == STOPPED
+        ended = [r for r in map(parse_line, first.log_path.read_text().splitlines()) if r and r["type"] == "end"]
+        assert ended and ended[-1]["status"] == "interrupted"
+        # What a SIGKILL in the middle of a write leaves behind: a cut-off last line.
+        with output.open("ab") as handle:
+            handle.write(b'{"index": 39, "completion": "cut off in the midd')
 
     second = wait_final_status(start_run(plan_launch(request)), timeout_s=240)
     assert second.state == SUCCEEDED, second.log_path.read_text()[-4000:]
@@ -171,7 +181,8 @@ def test_a_stopped_run_resumes_without_duplicates(
     start, end = metrics[0], metrics[-1]
     assert start["type"] == "start" and start["already_done"] == len(before)
     assert end["type"] == "end" and end["generated"] == workload["total"] - len(before)  # the rest only
-    assert "the last line of" in second.log_path.read_text()  # the cut line was noticed and redone
+    if how == "stop":
+        assert "the last line of" in second.log_path.read_text()  # the cut line was noticed and redone
 
 
 def test_a_lora_adapter_directory_is_loaded_on_its_base(workload: dict[str, Any], baseline: dict[str, Any]) -> None:
