@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.training_runs import embedded_cache_fixture  # noqa: F401  (fixture)
+
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "hardware"
 SNAP = FIX / "snapshots"
 
@@ -164,3 +166,43 @@ def test_check_live_hardware(python: str, cli_env: dict[str, str], tmp_path: Pat
     proc = run(python, cli_env, "check", "--config-file", str(config))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "this machine" in proc.stdout
+
+
+FSDP_TBW = """\
+compute_environment: LOCAL_MACHINE
+distributed_type: FSDP
+fsdp_config:
+  fsdp_auto_wrap_policy: TRANSFORMER_BASED_WRAP
+  fsdp_transformer_layer_cls_to_wrap: {layer}
+  fsdp_version: 2
+  fsdp_reshard_after_forward: true
+  fsdp_state_dict_type: SHARDED_STATE_DICT
+  fsdp_offload_params: false
+  fsdp_cpu_ram_efficient_loading: true
+mixed_precision: bf16
+num_machines: 1
+num_processes: 4
+machine_rank: 0
+"""
+
+
+@pytest.mark.slow
+def test_check_model_names_the_layer_class_it_has(
+    python: str, cli_env: dict[str, str], tmp_path: Path, embedded_cache: Path
+) -> None:
+    from training.embedded import ensure_embedded_model
+
+    model = str(ensure_embedded_model(embedded_cache))  # a Llama-style model folder
+    config = tmp_path / "fsdp.yaml"
+    config.write_text(FSDP_TBW.format(layer="BertLayer"))
+    argv = ["check", "--config-file", str(config), "--hardware", str(SNAP / "a100-4x.json"), "--model", model]
+    wrong = run(python, cli_env, *argv)
+    assert wrong.returncode == 1, wrong.stderr
+    assert "error [silent.layer-class]: fsdp_transformer_layer_cls_to_wrap names BertLayer" in wrong.stdout
+    assert "use `fsdp_transformer_layer_cls_to_wrap: LlamaDecoderLayer`" in wrong.stdout
+    config.write_text(FSDP_TBW.format(layer="LlamaDecoderLayer"))
+    assert run(python, cli_env, *argv).returncode == 0
+    missing = run(python, cli_env, *argv[:-1], str(tmp_path / "no-model"))
+    assert missing.returncode == 2
+    assert missing.stderr.strip().endswith("no such folder (give a model folder or a Hub id).")
+    assert "Traceback" not in missing.stderr

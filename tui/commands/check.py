@@ -47,6 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default="accelerate",
         help="how it will be launched: plain `accelerate launch` (default) or `sftplay-tui launch`",
     )
+    parser.add_argument(
+        "--model",
+        metavar="NAME_OR_PATH",
+        help="the model to train (folder or Hub id): checks FSDP's layer class to wrap against it "
+        "(reads its config only; imports transformers)",
+    )
     parser.add_argument("--no-network", action="store_true", help="skip the multi-node port/reachability checks")
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.set_defaults(run=run)
@@ -64,11 +70,16 @@ def run(args: argparse.Namespace) -> int:
     snapshot_paths = list(args.hardware or [])
     snapshots = [load_snapshot(p) for p in snapshot_paths]
     hardware = snapshots[0] if snapshots else probe_hardware()
+    model = None
+    if args.model:
+        from tui.core.model_structure import read_model_structure
+
+        model = read_model_structure(args.model)
     reports: list[CheckReport] = []
     for index, path in enumerate(paths):
         # With one snapshot per config (a set), check each machine's config against its own snapshot.
         own = snapshots[index] if len(snapshots) == len(paths) else hardware
-        reports.append(check_config_file(Path(path), own, launcher=args.launcher))
+        reports.append(check_config_file(Path(path), own, launcher=args.launcher, model=model))
     extra: list[Finding] = []
     first = reports[0].data
     if len(paths) > 1:

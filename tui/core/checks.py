@@ -972,8 +972,8 @@ def check_layer_classes(
 ) -> list[Finding]:
     """FSDP's `fsdp_transformer_layer_cls_to_wrap` against the model's classes.
 
-    Call it when the model is known (the launcher after loading its config, or the wizard when a
-    model is chosen) with the model's module class names and its `_no_split_modules`.
+    Called by `check_config` when the model is known (`check --model`, which reads its structure
+    with `tui.core.model_structure`); the training script makes the same check when it starts.
     """
     fsdp = config.get("fsdp_config")
     if str(config.get("distributed_type", "")).upper() != "FSDP" or not isinstance(fsdp, Mapping):
