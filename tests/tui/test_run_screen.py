@@ -28,6 +28,7 @@ from tests.support.runs import (
     wait_workers,
     write_config,
 )
+from tests.support.training_runs import embedded_cache_fixture  # noqa: F401  (fixture)
 from tui.app.screens.launch import LaunchScreen
 from tui.app.screens.modals.confirm_stop import ConfirmStop
 from tui.app.screens.run import RunScreen
@@ -96,6 +97,44 @@ async def test_live_progress_then_close_the_app_and_reattach(tmp_path: Path) -> 
         assert "[rank0]:rank 0 step 12 done" in log.view.lines
         assert "[rank0]:12/12 [############]" in log.view.lines  # tqdm \r records collapsed
         assert not screen.has_class("-failed")
+
+
+@pytest.mark.slow
+async def test_a_real_two_rank_training_run_shows_its_progress_and_metrics(
+    tmp_path: Path, embedded_cache: Path
+) -> None:
+    """training/sft_train.py (the embedded tiny Llama), 2 connected CPU ranks, watched live."""
+    script = Path(__file__).resolve().parents[2] / "training" / "sft_train.py"
+    env = {
+        "XDG_CACHE_HOME": str(embedded_cache),
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    args = ("--output_dir", str(tmp_path / "out"), "--max_steps", "6", "--logging_steps", "2")
+    args += ("--save_strategy", "no", "--report_to", "none")
+    request = LaunchRequest(
+        config_file=write_config(tmp_path, MULTI_CPU_2), script=script, args=args, cwd=tmp_path, env=env
+    )
+    run = start_run(plan_launch(request))
+    app = Host(lambda: RunScreen(run.path, use_probe=False))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        panel = screen.query_one(MetricsPanel)
+        await until(pilot, lambda: (panel.snapshot.step or 0) >= 2, timeout_s=240, what="the first logged step")
+        stats = text_of(screen, "#metrics-stats")
+        assert "world size 2" in stats and "MULTI_CPU" in stats
+        assert "loss " in stats and "loss -" not in stats  # a real number, not the placeholder
+        await until(pilot, lambda: screen.run.state == SUCCEEDED, timeout_s=240, what="the run to succeed")
+        await until(pilot, lambda: panel.snapshot.end_status == "completed", what="the end record")
+        bar = screen.query_one("#metrics-progress", ProgressBar)
+        assert bar.total == 6 and bar.progress == 6
+        assert "step 6/6 · completed" in str(screen.query_one("#metrics-progress-text").render())
+        assert panel.snapshot.tokens_per_second and panel.snapshot.tokens_per_second > 0
+        log = screen.query_one(RunLog)
+        await until(pilot, lambda: log.finished, what="the whole log read")
+        assert any(line.startswith("[rank1]:") for line in log.view.lines)
 
 
 @pytest.mark.slow
