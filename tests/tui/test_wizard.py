@@ -236,3 +236,22 @@ async def test_suggestions_from_the_hardware_and_unavailable_precisions(tmp_path
         await answer(pilot, "w")
     data = yaml.safe_load((tmp_path / "v.yaml").read_text())
     assert (data["num_processes"], data["mixed_precision"]) == (4, "fp16")
+
+
+async def test_answers_by_mouse(tmp_path: Path) -> None:
+    from textual.widgets import OptionList
+
+    app = make_app(tmp_path / "cfg.yaml")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await answer(pilot, "enter")  # This machine
+        assert app.session.current().id == "distributed_type"
+        options = app.screen.query_one("#answer", OptionList)
+        labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        target = next(i for i, label in enumerate(labels) if "multi-GPU" in label)
+        # The option's first line inside the list (options with an explanation take two lines).
+        line = options.styles.gutter.top + options._index_to_line[target] - int(options.scroll_offset.y)
+        assert await pilot.click(options, offset=(4, line))  # a click on an option chooses it
+        await pilot.pause()
+        assert app.session.answers()["distributed_type"] == "MULTI_GPU"
+        assert app.session.current().id == "num_machines"
