@@ -9,6 +9,7 @@ else `~/.cache/huggingface/accelerate/...`. Paths are computed from the environm
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -75,4 +76,8 @@ def bundled_inference_script() -> Path:
 
 
 def builtin_presets_dir() -> Path:
-    return project_root() / "presets"
+    """presets/ beside tui/ (a checkout, an editable install), else where a wheel installs them."""
+    beside = project_root() / "presets"
+    if beside.is_dir():
+        return beside
+    return Path(sys.prefix) / "share" / "sftplay-tui" / "presets"
