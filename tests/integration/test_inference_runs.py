@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.cli import sftplay
 from tests.support.inference import (
     BAD_RECORDS,
     INFER,
@@ -109,14 +110,8 @@ def test_two_ranks_through_sftplay_launch_match_the_single_process_run(
     output = tmp_path / "two.jsonl"
     # Batches of 4, not 16: other batch compositions and paddings than the baseline's.
     args = ["--use_accelerate", *infer_args(workload["data"], output, workload["model"], "--batch_size", "4")]
-    result = subprocess.run(
-        [sys.executable, "-m", "tui", "launch", "--config-file", str(config), "--infer", "--yes", "--", *args],
-        capture_output=True,
-        text=True,
-        env={**cli_env, **RUN_ENV},
-        cwd=tmp_path,
-        timeout=300,
-    )
+    launch = ["launch", "--config-file", str(config), "--infer", "--yes", "--", *args]
+    result = sftplay(launch, {**cli_env, **RUN_ENV}, tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-4000:] + result.stdout[-4000:]
     rows = read_rows(output)
     assert [r["index"] for r in rows] == list(range(workload["total"]))  # each once, in the input's order

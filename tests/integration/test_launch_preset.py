@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import sftplay
 from tests.support.training_runs import embedded_cache_fixture, run_env  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
@@ -35,14 +34,7 @@ def test_launch_preset_cpu_uses_its_training_defaults_and_lets_args_override(
         "--max_seq_length",
         "128",
     ]
-    result = subprocess.run(
-        [sys.executable, "-m", "tui", "launch", "--preset", "cpu", "--yes", "--", *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = sftplay(["launch", "--preset", "cpu", "--yes", "--", *args], env, tmp_path, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "preset cpu training defaults: --per_device_train_batch_size 2" in result.stderr
     records = [

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import sftplay
 from tests.support.runs import FAKE_TRAINER, MULTI_CPU_2, still_running, wait_for, write_config
 from tui.core.runs import SUCCEEDED, find_run, load_run
 
 pytestmark = pytest.mark.slow
-
-
-def sftplay(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout
-    )
 
 
 def test_status_is_right_when_the_run_ended_while_nobody_watched(tmp_path: Path, cli_env: dict[str, str]) -> None:

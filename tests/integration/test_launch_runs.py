@@ -9,22 +9,15 @@ connected ranks (world size 2), not one process or two unconnected ones.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import sftplay
 from tests.support.runs import FAKE_TRAINER, MULTI_CPU_2, write_config
 from tui.core.runs import FAILED, SUCCEEDED, find_run
 
 pytestmark = pytest.mark.slow
-
-
-def sftplay(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout
-    )
 
 
 def test_launch_succeeds_with_two_connected_cpu_ranks(tmp_path: Path, cli_env: dict[str, str]) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.support.cli import sftplay
 from tests.support.training_runs import embedded_cache_fixture  # noqa: F401  (fixture)
 from tui.core.multinode import plan_cluster, write_cluster
 
@@ -196,12 +197,6 @@ def test_two_machines_train_together(tmp_path: Path, embedded_cache: Path) -> No
     assert end["status"] == "completed"
 
 
-def _cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tui", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
-
-
 def _write_cpu_config(tmp_path: Path) -> Path:
     import yaml
 
@@ -210,40 +205,38 @@ def _write_cpu_config(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("via", ["ssh", "slurm"])
-def test_cluster_launched_from_here_is_one_run(tmp_path: Path, cli_env: dict[str, str], via: str) -> None:
-    import json
-
-    config = _write_cpu_config(tmp_path)
-    env = {
+def _cluster_env(tmp_path: Path, cli_env: dict[str, str], **extra: str) -> dict[str, str]:
+    """The stand-ins for ssh and SLURM's commands first on PATH, their state under tmp_path."""
+    return {
         **cli_env,
         "PATH": f"{FIXTURES / 'fake_slurm'}{os.pathsep}{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
         "SSH": str(FIXTURES / "fake_ssh.sh"),
         "FAKE_SLURM_DIR": str(tmp_path / "slurm"),
         "SFTPLAY_POLL_S": "0.2",
+        **extra,
     }
+
+
+def _launch_cluster(tmp_path: Path, env: dict[str, str], via: str, *options: str) -> subprocess.CompletedProcess[str]:
+    """`multinode --launch` of the two-CPU-machine config over SSH (two localhosts) or SLURM."""
     where = ["--hosts", "localhost,localhost"] if via == "ssh" else ["--slurm"]
-    result = _cli(
-        [
-            "multinode",
-            "--config-file",
-            str(config),
-            "--out",
-            str(tmp_path / "set"),
-            *where,
-            "--launch",
-            "--script",
-            SCRIPT,
-        ],
-        env,
-        tmp_path,
-    )
+    config = _write_cpu_config(tmp_path)
+    args = ["multinode", "--config-file", str(config), "--out", str(tmp_path / "set"), *where, "--launch"]
+    return sftplay([*args, *options, "--script", SCRIPT], env, tmp_path)
+
+
+@pytest.mark.parametrize("via", ["ssh", "slurm"])
+def test_cluster_launched_from_here_is_one_run(tmp_path: Path, cli_env: dict[str, str], via: str) -> None:
+    import json
+
+    env = _cluster_env(tmp_path, cli_env)
+    result = _launch_cluster(tmp_path, env, via)
     assert result.returncode == 0, result.stdout + result.stderr
     # Every node's lines arrive here, labelled by node; the two form one world of size 2.
     assert worlds(result.stdout) == {(0, 2), (1, 2)}
     assert re.search(r"^\[node0 [^\]]+\] WORLD rank=0 size=2", result.stdout, re.M), result.stdout
     assert re.search(r"^\[node1 [^\]]+\] WORLD rank=1 size=2", result.stdout, re.M), result.stdout
-    runs = [json.loads(line) for line in _cli(["runs", "--json"], env, tmp_path).stdout.splitlines()]
+    runs = [json.loads(line) for line in sftplay(["runs", "--json"], env, tmp_path).stdout.splitlines()]
     assert len(runs) == 1 and runs[0]["state"] == "succeeded"
     assert f"launch-{via}.sh" in runs[0]["command"]
 
@@ -260,43 +253,19 @@ def _processes_working_in(folder: Path) -> list[psutil.Process]:
 
 @pytest.mark.parametrize("via", ["ssh", "slurm"])
 def test_stopping_a_cluster_run_ends_every_node(tmp_path: Path, cli_env: dict[str, str], via: str) -> None:
-    config = _write_cpu_config(tmp_path)
-    env = {
-        **cli_env,
-        "PATH": f"{FIXTURES / 'fake_slurm'}{os.pathsep}{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
-        "SSH": str(FIXTURES / "fake_ssh.sh"),
-        "FAKE_SLURM_DIR": str(tmp_path / "slurm"),
-        "SFTPLAY_POLL_S": "0.2",
-        "SFTPLAY_TEST_SLEEP": "300",
-    }
-    where = ["--hosts", "localhost,localhost"] if via == "ssh" else ["--slurm"]
-    started = _cli(
-        [
-            "multinode",
-            "--config-file",
-            str(config),
-            "--out",
-            str(tmp_path / "set"),
-            *where,
-            "--launch",
-            "--detach",
-            "--script",
-            SCRIPT,
-        ],
-        env,
-        tmp_path,
-    )
+    env = _cluster_env(tmp_path, cli_env, SFTPLAY_TEST_SLEEP="300")
+    started = _launch_cluster(tmp_path, env, via, "--detach")
     assert started.returncode == 0, started.stderr
     run_id = started.stdout.strip()
     deadline = time.monotonic() + 120
     log = ""
     while time.monotonic() < deadline and len(worlds(log)) < 2:
         time.sleep(0.5)
-        log = _cli(["logs", run_id], env, tmp_path).stdout
+        log = sftplay(["logs", run_id], env, tmp_path).stdout
     assert worlds(log) == {(0, 2), (1, 2)}, log
     running = [p for p in _processes_working_in(tmp_path) if SCRIPT in " ".join(p.cmdline())]
     assert len(running) >= 4  # each "machine": its accelerate launcher and its rank, asleep
-    stopped = _cli(["stop", run_id, "--grace", "2"], env, tmp_path)
+    stopped = sftplay(["stop", run_id, "--grace", "2"], env, tmp_path)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and _processes_working_in(tmp_path):

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.cli import sftplay
+
 HEAVY = ("torch", "transformers", "accelerate")
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tui", *args], env=env, capture_output=True, text=True, timeout=120)
+    return sftplay(list(args), env, timeout=120)
 
 
 def snapshot(tmp_path: Path, gpus: int, name: str = "NVIDIA GeForce RTX 4090", cc: list[int] | None = None) -> Path:

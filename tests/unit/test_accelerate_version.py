@@ -8,13 +8,12 @@ version check reads (it never imports accelerate).
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.support.cli import sftplay
 from tui.core import accelerate_version
 from tui.core.accelerate_version import keys_unknown_to_installed, matches, version_note
 
@@ -89,14 +88,14 @@ def test_write_with_an_older_accelerate_warns_and_leaves_its_unknown_keys_out(
     site = _old_accelerate(tmp_path)
     env = {**cli_env, "PYTHONPATH": str(site) + os.pathsep + cli_env["PYTHONPATH"]}
     target = tmp_path / "out.yaml"
-    argv = [sys.executable, "-m", "tui", "write", "--preset", "cpu", "--config-file", str(target)]
-    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+    argv = ["write", "--preset", "cpu", "--config-file", str(target)]
+    result = sftplay(argv, env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "accelerate 1.10.0 is installed; these questions mirror accelerate 1.15" in result.stderr
     assert "does not know `enable_cpu_affinity`; left out of the file" in result.stderr
     written = yaml.safe_load(target.read_text())
     assert "enable_cpu_affinity" not in written and written["num_processes"] == 2
     # With the real 1.15 the same command keeps the key and says nothing about versions.
-    again = subprocess.run(argv, capture_output=True, text=True, env=cli_env, timeout=60)
+    again = sftplay(argv, cli_env, timeout=60)
     assert again.returncode == 0, again.stderr
     assert "installed" not in again.stderr and "enable_cpu_affinity" in yaml.safe_load(target.read_text())

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.support.cli import sftplay
+
 GOLDENS = Path(__file__).resolve().parents[1] / "fixtures" / "accelerate_goldens"
 
 
 def run_cli(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=60
-    )
+    return sftplay(args, env, cwd, timeout=60)
 
 
 def typed_answers(name: str) -> list[str]:

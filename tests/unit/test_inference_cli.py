@@ -7,12 +7,11 @@ inference script and remember its arguments apart from the training ones.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import sftplay
 from training.arguments import ArgumentsError
 from training.infer import parse_args
 from tui.core.launch import LaunchChoices, default_infer_script, recall_choices, remember_choices
@@ -47,13 +46,7 @@ def test_argument_mistakes_are_one_line(argv: list[str], message: str) -> None:
 
 
 def test_launch_infer_cannot_be_combined_with_a_script(cli_env: dict[str, str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "tui", "launch", "--infer", "--script", "x.py"],
-        capture_output=True,
-        text=True,
-        env=cli_env,
-        timeout=60,
-    )
+    result = sftplay(["launch", "--infer", "--script", "x.py"], cli_env, timeout=60)
     assert result.returncode == 2 and "not allowed with argument" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.cli import sftplay
 from tui.core.errors import UsageError
 from tui.core.multinode import plan_cluster, sbatch_script, ssh_script, write_cluster
 from tui.core.multinode_checks import check_config_set, check_network, check_snapshots
@@ -184,8 +185,6 @@ def test_the_main_address_may_be_a_name_of_this_machine() -> None:
 
 def test_check_command_compares_a_config_set_and_snapshots(tmp_path: Path, cli_env: dict[str, str]) -> None:
     import json
-    import subprocess
-    import sys
 
     for rank, name in ((0, "m0.yaml"), (0, "m1.yaml")):
         (tmp_path / name).write_text(yaml.safe_dump(multinode(machine_rank=rank)))
@@ -219,27 +218,8 @@ def test_check_command_compares_a_config_set_and_snapshots(tmp_path: Path, cli_e
         data["nvlink"] = [[0 if i == j else 18 for j in range(gpus)] for i in range(gpus)]
         (tmp_path / name).write_text(json.dumps(data))
         snaps.append(str(tmp_path / name))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tui",
-            "check",
-            "--config-file",
-            str(tmp_path / "m0.yaml"),
-            "--config-file",
-            str(tmp_path / "m1.yaml"),
-            "--hardware",
-            snaps[0],
-            "--hardware",
-            snaps[1],
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=cli_env,
-        timeout=60,
-    )
+    configs = ["--config-file", str(tmp_path / "m0.yaml"), "--config-file", str(tmp_path / "m1.yaml")]
+    result = sftplay(["check", *configs, "--hardware", snaps[0], "--hardware", snaps[1], "--json"], cli_env, timeout=60)
     assert result.returncode == 1, result.stderr
     rules = {f["rule"] for f in json.loads(result.stdout)["findings"]}
     assert {"multinode.rank-duplicate", "multinode.rank-missing", "multinode.gpus-per-node"} <= rules
@@ -258,18 +238,14 @@ def test_node_labels_group_lines_like_ranks() -> None:
 
 def test_one_machine_of_a_cluster_gets_the_nccl_interface_hint(tmp_path: Path, cli_env: dict[str, str]) -> None:
     import json
-    import subprocess
-    import sys
 
     snapshots = Path(__file__).resolve().parents[1] / "fixtures" / "hardware" / "snapshots"
     config = tmp_path / "m0.yaml"
     config.write_text(yaml.safe_dump(multinode()))
 
     def hinted(snapshot: str) -> list[str]:
-        argv = [sys.executable, "-m", "tui", "check", "--config-file", str(config), "--json"]
-        result = subprocess.run(
-            [*argv, "--hardware", str(snapshots / snapshot)], capture_output=True, text=True, env=cli_env, timeout=60
-        )
+        argv = ["check", "--config-file", str(config), "--json", "--hardware", str(snapshots / snapshot)]
+        result = sftplay(argv, cli_env, timeout=60)
         assert result.returncode in (0, 1), result.stderr
         return [f["what"] for f in json.loads(result.stdout)["findings"] if f["rule"] == "multinode.nccl-interface"]
 
