@@ -33,6 +33,8 @@ async def test_home_preset_to_review_to_file(tmp_path: Path) -> None:
         screen.choose(row)
         await pilot.pause()
         assert isinstance(app.screen, ReviewScreen)
+        assert [type(s).__name__ for s in app.screen_stack][-2:] == ["WizardScreen", "ReviewScreen"]
+        assert sum(isinstance(s, ReviewScreen) for s in app.screen_stack) == 1  # one review, not one per path
         assert "NCCL_P2P_DISABLE=1" in str(app.screen.query_one("#target").render())
         await pilot.press("w")
         await pilot.pause()

@@ -72,9 +72,6 @@ class WizardScreen(Screen[None]):
                 yield Static(id="explain-key")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.show_current()
-
     # -- rendering -------------------------------------------------------------------------
     def show_current(self) -> None:
         question = self.session.current()
@@ -158,5 +155,6 @@ class WizardScreen(Screen[None]):
                 return
 
     def on_screen_resume(self) -> None:
-        # Back from the review screen (e.g. "change a question"): show wherever the cursor is.
+        # Sent when the screen is first pushed and when it is back on top (from the review, e.g.
+        # "change a question"): show wherever the cursor is, or open the review when complete.
         self.show_current()
