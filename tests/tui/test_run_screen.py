@@ -278,6 +278,8 @@ async def test_launch_screen_shows_the_exact_command_and_blocks_on_errors(tmp_pa
             pilot, lambda: screen.checked_for == (screen.plan.display if screen.plan else None), what="checks again"
         )
         assert screen.query_one("#launch-go").disabled  # errors block
+        shown = [str(w.render()) for w in screen.query("#launch-findings Static")]
+        assert "error [processes.too-many]: 8 processes but 4 GPUs" in shown
         args = screen.query_one("#launch-args")
         args.value = "--steps 3 --name 'two words'"  # type: ignore[attr-defined]
         await pilot.pause(0.1)

@@ -62,7 +62,13 @@ class Finding:
     line: int | None = None
 
     def render(self, source: str | None = None) -> str:
-        text = f"{location_prefix(source, self.line)}{self.severity} [{self.rule}]: {self.what}"
+        """`file:line: severity [rule]: what Why: ... Fix: ...` on one line."""
+        return f"{location_prefix(source, self.line)}{self.severity} {self.details()}"
+
+    def details(self) -> str:
+        """`[rule]: what Why: ... Fix: ...`: the finding without where and how severe (for a UI
+        that shows the severity its own way)."""
+        text = f"[{self.rule}]: {self.what}"
         if self.why:
             text += f" Why: {self.why}"
         if self.fix:

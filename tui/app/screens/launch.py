@@ -240,7 +240,7 @@ class LaunchScreen(Screen[Path | None]):
         for finding in self.findings:
             style = _SEVERITY_STYLE.get(finding.severity, "")
             widgets.append(
-                Static(f"[{style}]{finding.severity}[/{style}] {escape(finding.render()[len(finding.severity) + 2 :])}")
+                Static(f"[{style}]{finding.severity}[/{style}] {escape(finding.details())}")
             )
         target = self._checked_target()
         if target is not None and self.checked_for == target.display and not self.findings:
