@@ -174,6 +174,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def test_a_missing_main_address_is_reported_once(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    import json
+
+    assert check_network(multinode(main_process_ip=None)) == []  # check_config's rule reports it
+    config = tmp_path / "m0.yaml"
+    config.write_text(yaml.safe_dump(multinode(main_process_ip=None)))
+    result = sftplay(["check", "--config-file", str(config), "--json"], cli_env, timeout=60)
+    rules = [f["rule"] for f in json.loads(result.stdout)["findings"]]
+    assert result.returncode == 1 and rules.count("multinode.main-ip") == 1, rules
+
+
 def test_the_main_address_may_be_a_name_of_this_machine() -> None:
     # A host name (or any 127.x alias) of this machine is this machine: no "not an address of this machine".
     for name in (socket.gethostname(), "localhost", "127.0.1.1"):

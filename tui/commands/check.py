@@ -87,10 +87,10 @@ def run(args: argparse.Namespace) -> int:
     if len(snapshots) > 1:
         named = [(Path(p).name, s.to_dict()) for p, s in zip(snapshot_paths, snapshots, strict=True)]
         extra += check_snapshots(first, named)
-    elif _machines(first) > 1:
+    else:
         # One machine of a multi-node run (its snapshot, or this machine): the NCCL interface hint.
         name = Path(snapshot_paths[0]).name if snapshot_paths else "this machine"
-        extra += check_interfaces(name, hardware.to_dict())
+        extra += check_interfaces(first, name, hardware.to_dict())
     if not snapshots and not args.no_network:
         extra += check_network(first)
     findings = [f for r in reports for f in r.findings] + extra
@@ -125,8 +125,3 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"ok: {checked} fits {where} ({gpus}).")
     return exit_code
-
-
-def _machines(config: dict[str, object]) -> int:
-    value = config.get("num_machines", 1)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 1

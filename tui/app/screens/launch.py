@@ -239,9 +239,7 @@ class LaunchScreen(Screen[Path | None]):
         widgets = []
         for finding in self.findings:
             style = _SEVERITY_STYLE.get(finding.severity, "")
-            widgets.append(
-                Static(f"[{style}]{finding.severity}[/{style}] {escape(finding.details())}")
-            )
+            widgets.append(Static(f"[{style}]{finding.severity}[/{style}] {escape(finding.details())}"))
         target = self._checked_target()
         if target is not None and self.checked_for == target.display and not self.findings:
             widgets.append(Static("[green]checks passed[/green]"))
