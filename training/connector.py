@@ -115,10 +115,6 @@ class Connector:
         model.eval()
         return model
 
-    def load_model(self, loader: Callable[[], T]) -> T:
-        """Load once per process, main process first, and prepare it for inference."""
-        return self.prepare_model(self.load_once(loader))  # type: ignore[no-any-return]
-
     def split(self, items: Sequence[T], lengths: Sequence[int] | None = None) -> list[tuple[int, T]]:
         """This process's share of `items` as (original index, item) pairs.
 

@@ -25,8 +25,6 @@ from typing import Any
 
 import torch
 
-VARLEN_ATTENTION = ("flash_attention_2", "flash_attention_3", "kernels-community/flash-attn")
-
 
 def needs_row_packing(attn_implementation: str | None) -> bool:
     """True when the flattened padding-free batch would cost quadratic attention over the whole batch."""

@@ -32,7 +32,6 @@ if __package__ in (None, ""):
 from training import interrupts  # noqa: E402  (light: only the standard library)
 from training.run_reporter import RunReporter, env_int, guarded_main  # noqa: E402
 
-EXIT_FAILED = 1
 GPU_LIKE = {"MULTI_GPU", "MULTI_NPU", "MULTI_XPU", "MULTI_MLU", "MULTI_MUSA", "MULTI_HPU", "MULTI_SDAA"}
 
 

@@ -22,8 +22,6 @@ from tui.core.hardware.base import GpuInfo, HardwareInfo
 from tui.core.hardware.env import truthy
 from tui.core.hardware.gpu_models import is_geforce_rtx_40
 
-PRECISIONS = ("no", "fp16", "bf16", "fp8")
-
 
 @dataclass(frozen=True)
 class PrecisionChoice:

@@ -17,8 +17,7 @@ from __future__ import annotations
 import importlib.util
 import platform
 import sys
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass
 
 from tui.core.distributions import installed_version, is_installed
 
@@ -99,12 +98,6 @@ class HostCapabilities:
             if flag:
                 return word
         return "GPU(s)"
-
-    def with_(self, **changes: Any) -> HostCapabilities:
-        return replace(self, **changes)
-
-    def as_dict(self) -> dict[str, bool]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def detect_host() -> HostCapabilities:

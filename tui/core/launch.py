@@ -440,15 +440,3 @@ def remember_choices(choices: LaunchChoices, project_dir: Path | None = None) ->
     # Remembering is a convenience: a read-only config folder must not stop a launch.
     with contextlib.suppress(UsageError):
         atomic_write(_choices_path(), json.dumps(data, indent=2, sort_keys=True) + "\n", backup=False)
-
-
-def request_from_choices(choices: LaunchChoices, *, config_file: Path, cwd: Path | None = None) -> LaunchRequest:
-    module = choices.module
-    script = None if module else Path(choices.script) if choices.script else default_script()
-    return LaunchRequest(
-        config_file=config_file,
-        script=script,
-        module=module,
-        args=tuple(choices.args),
-        cwd=cwd or Path.cwd(),
-    )

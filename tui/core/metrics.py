@@ -18,7 +18,7 @@ import math
 import os
 import re
 import signal
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,6 @@ from typing import Any
 METRIC_PREFIX = "SFTPLAY_METRIC "
 METRIC_MARKER = METRIC_PREFIX.strip()
 METRIC_MARKER_BYTES = METRIC_MARKER.encode()
-RECORD_TYPES = ("start", "log", "eval", "end", "infer_progress")
 
 # `[rank0]:` (--role rank) or `[default0]:` (torch elastic's default role). Not a bare `[0]:`:
 # that is the failure index in torch elastic's "Root Cause" block, a launcher line.
@@ -76,9 +75,6 @@ def display_line(line: str) -> str:
     return line[: match.end()] + last_record(line[match.end() :])
 
 
-_RANK_ANYWHERE = re.compile(r"\[(?:rank|default)(\d{1,6})\]:")
-
-
 def split_fragments(line: str) -> list[str]:
     """Display lines for one log line that holds several `[rankN]:` fragments.
 
@@ -87,7 +83,7 @@ def split_fragments(line: str) -> list[str]:
     next write is appended to it: `[rank1]:\\r 10%|#[rank0]:step 3`. Each fragment becomes its own
     line, except that a fragment starting with `\\r` redraws the previous one of the same rank.
     """
-    found = list(_RANK_ANYWHERE.finditer(line))
+    found = list(_RANK_PREFIX.finditer(line))
     if len(found) < 2 and not (found and found[0].start() > 0):
         return [display_line(line)]
     pieces: list[tuple[int | None, str]] = []
@@ -191,13 +187,6 @@ def parse_metric_line(line: str) -> dict[str, Any] | None:
         if isinstance(record, dict) and isinstance(record.get("type"), str):
             return record
     return None
-
-
-def iter_metric_records(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
-    for line in lines:
-        record = parse_metric_line(line)
-        if record is not None:
-            yield record
 
 
 def number(value: Any) -> float | None:
@@ -320,10 +309,6 @@ class MetricsState:
         elif kind == "infer_progress":
             self.infer = dict(record)
         # Unknown types are counted and otherwise ignored: newer trainers may add some.
-
-    def feed_lines(self, lines: Iterable[str]) -> None:
-        for record in iter_metric_records(lines):
-            self.feed(record)
 
     def snapshot(self) -> MetricsSnapshot:
         log, start, end, infer = self.last_log, self.start, self.end, self.infer

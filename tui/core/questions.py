@@ -120,12 +120,6 @@ class Question:
             return self.choice_list(draft)[self.default_index(draft)].value
         return self.default(draft) if callable(self.default) else self.default
 
-    def display_default(self, draft: Draft) -> str:
-        value = self.default_value(draft)
-        if self.kind is Kind.MENU:
-            return self.choice_list(draft)[self.default_index(draft)].label
-        return format_value(self.kind, value)
-
     # -- answering ---------------------------------------------------------------------------
     def parse(self, text: str, draft: Draft) -> Any:
         """Turn typed text into this question's value exactly as accelerate would, or raise."""

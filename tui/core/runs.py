@@ -31,8 +31,8 @@ import os
 import shlex
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +48,6 @@ from tui.core.process import (
     can_fork,
     fork_supervisor,
     is_alive,
-    live_process,
     spawn_supervisor,
     stop_processes,
 )
@@ -62,7 +61,6 @@ LOG_FILE = "output.log"
 METRICS_FILE = "metrics.jsonl"
 STOP_FILE = "stop.json"
 COMMAND_FILE = "command.sh"
-RANKS_DIR = "ranks"
 
 STARTING, RUNNING = "starting", "running"
 SUCCEEDED, FAILED, STOPPED, LOST = "succeeded", "failed", "stopped", "lost"
@@ -419,13 +417,6 @@ def wait_final(run: Run, timeout_s: float = 30.0, poll_s: float = 0.02) -> Run:
     return current
 
 
-def run_processes(run: Run) -> list[ProcessRecord]:
-    """Every process of the run that is alive now: supervisor, launcher, workers."""
-    status = run.status
-    records = [r for r in (status.supervisor, status.launcher, *status.workers) if r is not None]
-    return [r for r in records if live_process(r) is not None]
-
-
 # -- following files --------------------------------------------------------------------------
 
 
@@ -472,15 +463,3 @@ class FileTail:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
-
-
-def iter_new_chunks(tail: FileTail) -> Iterator[bytes]:
-    while True:
-        data = tail.read()
-        if not data:
-            return
-        yield data
-
-
-def with_state(run: Run, state: str) -> Run:
-    return replace(run, state=state)

@@ -15,7 +15,7 @@ This module is pure data: no probing, no heavy imports.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -55,10 +55,6 @@ class GpuInfo:
     power_limit_w: float | None = None
     pci_bus_id: str | None = None
     processes: tuple[GpuProcess, ...] = ()
-
-    @property
-    def memory_free_mib(self) -> int:
-        return max(self.memory_total_mib - self.memory_used_mib, 0)
 
     @property
     def cc_text(self) -> str:
@@ -218,10 +214,6 @@ class HardwareInfo:
 
 def unknown_p2p(n: int) -> tuple[tuple[bool | None, ...], ...]:
     return tuple(tuple(None for _ in range(n)) for _ in range(n))
-
-
-def no_gpu_report(*notes: str) -> GpuReport:
-    return GpuReport(notes=tuple(notes))
 
 
 # -- reading snapshots -------------------------------------------------------------------------
@@ -458,12 +450,3 @@ def load_snapshot(path: str | Path) -> HardwareInfo:
     except OSError as exc:
         raise SnapshotError(f"{p}: cannot read it ({exc.strerror or exc}).") from None
     return parse_snapshot(raw, str(p))
-
-
-def matrix_from_pairs(n: int, value: Any, diagonal: Any) -> tuple[tuple[Any, ...], ...]:
-    """An n x n matrix filled with `value`, `diagonal` on the diagonal."""
-    return tuple(tuple(diagonal if i == j else value for j in range(n)) for i in range(n))
-
-
-def sequence_of(rows: Sequence[Sequence[Any]]) -> tuple[tuple[Any, ...], ...]:
-    return tuple(tuple(row) for row in rows)

@@ -212,7 +212,3 @@ def scheduler_layout(env: Mapping[str, str]) -> SchedulerLayout:
             )
         return SchedulerLayout(_scheduler_name(env), None, f"WORLD_SIZE={world}", world, node_rank)
     return SchedulerLayout(None, None, "", world, node_rank)
-
-
-def cuda_visible_devices(env: Mapping[str, str]) -> str | None:
-    return env.get("CUDA_VISIBLE_DEVICES")

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui.core.accelerate_config import Problem
-from tui.core.graph import BY_ID
 from tui.core.graph.build import config_dict
 from tui.core.graph.state import Draft
 from tui.core.host import HostCapabilities
@@ -226,10 +225,3 @@ class PresetDraft:
             except PresetError:
                 return ""
         return diff_presets(self.origin, edited, "origin")
-
-
-def question_for(key: str) -> Question | None:
-    """The question behind an `answers.<id>` problem key."""
-    if key.startswith("answers."):
-        return BY_ID.get(key.split(".", 1)[1])
-    return None

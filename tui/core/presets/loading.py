@@ -450,10 +450,6 @@ def parse_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str, 
         ) from None
 
 
-def parse_yaml(text: str, source: str) -> Any:
-    return parse_yaml_with_lines(text, source)[0]
-
-
 def preset_from_data(data: Any, source: str, lines: Lines, host: HostCapabilities) -> Preset:
     """Validate loaded YAML data as a preset (raises PresetError with every problem found)."""
     if data is None:
