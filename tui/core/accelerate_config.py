@@ -277,7 +277,8 @@ def fields_of(model: type[BaseModel]) -> list[str]:
     return list(model.model_fields)
 
 
-def _suggest(word: str, candidates: list[str]) -> str | None:
+def suggest(word: str, candidates: list[str]) -> str | None:
+    """The closest candidate to a misspelt `word` (or the same word in another letter case)."""
     matches = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     if matches:
         return matches[0]
@@ -381,7 +382,7 @@ def _one_problem(err: Any, path: tuple[str, ...], data: Mapping[str, Any], model
                 return Problem(key, "is not a key of accelerate 1.15's config (removed).", f"delete `{name}`.")
             return Problem(key, "is the old name of a key accelerate 1.15 renamed.", f"rename it to `{new}`.")
         siblings = _sibling_fields(model, parent)
-        guess = _suggest(name, siblings)
+        guess = suggest(name, siblings)
         where = f"`{'.'.join(parent)}`" if parent else "the config"
         if guess:
             return Problem(
@@ -420,7 +421,7 @@ def _one_problem(err: Any, path: tuple[str, ...], data: Mapping[str, Any], model
                         f"{value!r} is not a value accelerate recognises (values are case-sensitive).",
                         f"write `{path[-1]}: {option}`.",
                     )
-            guess = _suggest(value, [a for a in allowed if isinstance(a, str)])
+            guess = suggest(value, [a for a in allowed if isinstance(a, str)])
             if guess:
                 return Problem(key, f"{value!r} is not one of {shown}.", f"did you mean `{guess}`?")
         if kind in ("literal_error",) or not _expected_type(kind):

@@ -11,7 +11,6 @@ only a hint, never trusted blindly.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from tui.core.accelerate_config import NESTED_MODELS, ClusterConfigModel
+from tui.core.accelerate_config import NESTED_MODELS, ClusterConfigModel, suggest
 from tui.core.errors import UsageError
 from tui.core.graph import BY_ID
 
@@ -82,14 +81,6 @@ def all_keys() -> list[str]:
     for section, model in NESTED_MODELS.items():
         keys.extend(f"{section}.{field}" for field in model.model_fields)
     return keys
-
-
-def suggest(word: str, candidates: list[str]) -> str | None:
-    matches = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    if matches:
-        return matches[0]
-    lowered = {c.lower(): c for c in candidates}
-    return lowered.get(word.lower())
 
 
 def check_key(key: str) -> str | None:

@@ -22,13 +22,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tui.core.accelerate_config import Problem
+from tui.core.accelerate_config import Problem, suggest
 from tui.core.errors import UsageError
 from tui.core.files import read_user_file
 from tui.core.graph import BY_ID
 from tui.core.graph.state import Draft
 from tui.core.host import HostCapabilities
-from tui.core.presets.keys import check_key, suggest
+from tui.core.presets.keys import check_key
 from tui.core.presets.model import ENV_NAME, TOP_LEVEL_ORDER, HardwareTarget, Preset, TrainingDefaults
 from tui.core.questions import InvalidAnswer, Kind, Question
 

@@ -17,13 +17,12 @@ from typing import Any, Literal
 
 import yaml
 
-from tui.core.accelerate_config import dump_config
+from tui.core.accelerate_config import dump_config, suggest
 from tui.core.errors import UsageError
 from tui.core.files import WriteResult, atomic_write, read_existing, unified_diff
 from tui.core.host import HostCapabilities
 from tui.core.paths import builtin_presets_dir, user_presets_dir
 from tui.core.presets.build import PresetBuild
-from tui.core.presets.keys import suggest
 from tui.core.presets.loading import PresetError, PresetFile, load_preset_file, load_preset_text
 from tui.core.presets.model import NAME_PATTERN, TOP_LEVEL_ORDER, Preset
 from tui.core.yaml_lines import key_lines
