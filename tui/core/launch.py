@@ -100,12 +100,16 @@ class LaunchPlan:
         return str(self.request.script)
 
 
+def env_words(env: Mapping[str, str]) -> str:
+    """`A=1 B='two words'`: environment assignments as a shell reads them before a command."""
+    return " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
+
+
 def shell_command(argv: Sequence[str], env: Mapping[str, str]) -> str:
-    words = [f"{key}={shlex.quote(value)}" for key, value in env.items()]
     shown = list(argv)
     if shown and _is_on_path(shown[0]):
         shown[0] = Path(shown[0]).name
-    return " ".join([*words, shlex.join(shown)])
+    return " ".join(w for w in (env_words(env), shlex.join(shown)) if w)
 
 
 def _is_on_path(executable: str) -> bool:

@@ -27,9 +27,7 @@ from typing import Any
 from tui.core.accelerate_config import dump_config
 from tui.core.errors import UsageError
 from tui.core.files import atomic_write
-from tui.core.launch import LaunchPlan, LaunchRequest, plan_launch
-
-DEFAULT_PORT = 29500
+from tui.core.launch import DEFAULT_PORT, LaunchPlan, LaunchRequest, env_words, plan_launch
 
 
 @dataclass(frozen=True)
@@ -44,8 +42,7 @@ class NodePlan:
 
     @property
     def command(self) -> str:
-        words = [f"{k}={shlex.quote(v)}" for k, v in self.env.items()]
-        return " ".join([*words, shlex.join(self.argv)])
+        return " ".join(w for w in (env_words(self.env), shlex.join(self.argv)) if w)
 
 
 @dataclass(frozen=True)
@@ -188,7 +185,7 @@ def sbatch_script(plan: ClusterPlan, config_path: str) -> str:
     # Drop what SLURM decides at run time from the per-node command; the flags below set it.
     config_index = base_argv.index("--config_file")
     base_argv[config_index + 1] = config_path
-    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in plan.nodes[0].env.items())
+    env = env_words(plan.nodes[0].env)
     command = shlex.join(base_argv[:2]) + " " + shlex.join(base_argv[2 : config_index + 2])
     rest = shlex.join(base_argv[config_index + 2 :])
     gpu_line = "" if plan.base.get("use_cpu") else f"#SBATCH --gpus-per-node={plan.per_node}\n"
@@ -235,7 +232,7 @@ def ssh_script(plan: ClusterPlan, remote_dir: str) -> str:
     for node in plan.nodes:
         argv = list(node.argv)
         argv[argv.index("--config_file") + 1] = f"{remote_dir}/{node.config_name}"
-        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in node.env.items())
+        env = env_words(node.env)
         remote = f"cd {shlex.quote(remote_dir)} && exec env {env} {shlex.join(argv)}"
         entries.append(f"  {shlex.quote(str(node.host))} {shlex.quote(remote)}")
     nodes = "\n".join(entries)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tui.core.checks import Finding
+from tui.core.launch import DEFAULT_PORT
 
 CONNECT_TIMEOUT_S = 3.0
 
@@ -269,7 +270,7 @@ def check_network(config: Mapping[str, Any], *, timeout_s: float = CONNECT_TIMEO
     if machines < 2:
         return []
     ip = config.get("main_process_ip")
-    port = _num(config, "main_process_port", 29500)
+    port = _num(config, "main_process_port", DEFAULT_PORT)
     if not isinstance(ip, str) or not ip:
         return []  # nothing to try; check_config reports the missing address (multinode.main-ip)
     rank = _num(config, "machine_rank", 0)
