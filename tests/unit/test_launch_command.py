@@ -247,3 +247,37 @@ def test_an_unknown_preset_is_a_usage_error() -> None:
 
     with pytest.raises(UsageError, match="unknown preset 'cpux'"):
         preset_config_file("cpux")
+
+
+def test_the_launch_screens_checker_probes_the_machine_once(
+    tmp_path: Path, script: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.core import hardware
+    from tui.core.hardware import load_snapshot
+    from tui.core.launch import ProbeOnceChecker
+
+    snapshots = Path(__file__).resolve().parents[1] / "fixtures" / "hardware" / "snapshots"
+    probes: list[int] = []
+
+    def probe_hardware() -> object:  # the recorded 4x A100 machine stands in for this one
+        probes.append(1)
+        return load_snapshot(snapshots / "a100-4x.json")
+
+    monkeypatch.setattr(hardware, "probe_hardware", probe_hardware)
+    config = write_config(tmp_path, MULTI_CPU_2.replace("num_processes: 2", "num_processes: 8"))
+    checker = ProbeOnceChecker()
+    verdicts = []
+    for args in ((), ("--max_steps", "5"), ("--max_steps", "50")):  # the command edited, key by key
+        request = LaunchRequest(config_file=config, script=script, args=args, cwd=tmp_path)
+        verdicts.append([f.rule for f in check_launch(plan_launch(request, accelerate=ACC), checker)])
+    assert len(probes) == 1
+    assert verdicts[0] == verdicts[1] == verdicts[2] and "launch.note" in verdicts[0]
+
+
+def test_the_checks_reuse_the_config_the_plan_read(tmp_path: Path, script: Path) -> None:
+    config = write_config(tmp_path, MULTI_CPU_2.replace("mixed_precision: 'no'", "mixed_precision: 'NO'"))
+    plan = plan_launch(LaunchRequest(config_file=config, script=script, cwd=tmp_path), accelerate=ACC)
+    assert plan.loaded is not None and plan.loaded.problems  # the case-only warning, read once
+    config.unlink()  # nothing reads the file again
+    schema = [f for f in check_launch(plan, None) if f.rule == "schema"]
+    assert [f.severity for f in schema] == ["warning"] and "mixed_precision" in schema[0].what

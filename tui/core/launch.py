@@ -29,18 +29,22 @@ import shlex
 import shutil
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tui.core.accelerate_config import dump_config, load_config_file
+from tui.core.accelerate_config import LoadedConfig, dump_config, load_config_file
 from tui.core.checks import Finding
 from tui.core.errors import UsageError
 from tui.core.files import atomic_write
 from tui.core.graph.state import DEEPSPEED, FSDP, MEGATRON_LM, MULTI_DEVICE
 from tui.core.host import detect_host
+
+if TYPE_CHECKING:
+    from tui.core.hardware import HardwareInfo
 from tui.core.paths import (
     bundled_inference_script,
     bundled_training_script,
@@ -86,6 +90,9 @@ class LaunchPlan:
     notes: tuple[str, ...] = ()
     #: For a whole-cluster run (tui.core.multinode): lines are labelled `[nodeK host]`, K < this.
     node_groups: int = 0
+    #: The config file as plan_launch read it (None when the config was given): its schema
+    #: problems and key lines, so the checks need not read and validate it again.
+    loaded: LoadedConfig | None = field(default=None, compare=False, repr=False)
 
     @property
     def display(self) -> str:
@@ -215,6 +222,7 @@ def plan_launch(
     """The command for `request`; raises UsageError for a missing script, bad module or config."""
     if (request.script is None) == (request.module is None):
         raise UsageError("give either a training script or a module (-m), not both.")
+    loaded: LoadedConfig | None = None
     if config is None:
         loaded = load_config_file(request.config_file)
         if loaded.errors:
@@ -271,6 +279,7 @@ def plan_launch(
         config=dict(config),
         num_processes=nproc,
         notes=tuple(notes),
+        loaded=loaded,
     )
 
 
@@ -312,8 +321,11 @@ def split_args(text: str) -> tuple[str, ...]:
 Checker = Callable[[Path, Mapping[str, Any]], Sequence[Finding]]
 
 
-def hardware_findings(config_file: Path, config: Mapping[str, Any]) -> list[Finding]:
-    """`tui.core.checks.check_config` on this machine, as `sftplay-tui launch` will run it.
+def hardware_findings(
+    config_file: Path, config: Mapping[str, Any], hardware: HardwareInfo | None = None
+) -> list[Finding]:
+    """`tui.core.checks.check_config` on this machine (probed now unless `hardware` is given), as
+    `sftplay-tui launch` will run it.
 
     `launcher="sftplay-tui"`: the rules then know that this launcher exports ACCELERATE_USE_CPU
     and adds --multi_gpu, so they do not report what the plan already fixes. Schema problems are
@@ -328,7 +340,7 @@ def hardware_findings(config_file: Path, config: Mapping[str, Any]) -> list[Find
     except (OSError, UnicodeDecodeError):
         lines = {}
     try:
-        found = check_config(dict(config), None, lines=lines, launcher="sftplay-tui", schema=False)
+        found = check_config(dict(config), hardware, lines=lines, launcher="sftplay-tui", schema=False)
     except UsageError:
         raise
     except Exception as exc:  # a checker bug must not block a launch; say so instead
@@ -338,11 +350,32 @@ def hardware_findings(config_file: Path, config: Mapping[str, Any]) -> list[Find
     return found
 
 
+class ProbeOnceChecker:
+    """`hardware_findings` against one probe of this machine, taken at the first check.
+
+    The launch screen re-checks whenever the command is edited (every keystroke); the machine
+    does not change between keystrokes, and a probe (NVML or nvidia-smi) costs far more than the
+    rules. Safe to call from several worker threads.
+    """
+
+    def __init__(self) -> None:
+        self._hardware: HardwareInfo | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, config_file: Path, config: Mapping[str, Any]) -> list[Finding]:
+        with self._lock:
+            if self._hardware is None:
+                from tui.core.hardware import probe_hardware
+
+                self._hardware = probe_hardware()
+        return hardware_findings(config_file, config, self._hardware)
+
+
 def check_launch(plan: LaunchPlan, checker: Checker | None = hardware_findings) -> list[Finding]:
     """Schema problems of the config, what the launcher changes (info), and the hardware checks."""
     findings: list[Finding] = []
     try:
-        loaded = load_config_file(plan.request.config_file)
+        loaded = plan.loaded or load_config_file(plan.request.config_file)
         for problem in loaded.problems:
             findings.append(
                 Finding(

@@ -2,7 +2,8 @@
 
 The command shown is exactly what will run (`tui.core.launch.plan_launch`), rebuilt as you type;
 `c` copies it. The pre-launch checks run in a thread worker (the hardware probe may take a
-moment): errors disable Launch, warnings ask for confirmation. The choices are remembered per
+moment; it is taken once, at the first check, and serves every re-check while the command is
+edited): errors disable Launch, warnings ask for confirmation. The choices are remembered per
 project folder (the folder the app was started in). Launching starts the run detached (it
 survives the app) and dismisses the screen with the run folder; `LaunchScreen.Launched` is
 posted too, so the app can open `RunScreen(run_dir)`.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from rich.markup import escape
 from textual import on, work
@@ -35,11 +37,11 @@ from tui.core.launch import (
     LaunchChoices,
     LaunchPlan,
     LaunchRequest,
+    ProbeOnceChecker,
     blocking,
     check_launch,
     default_infer_script,
     default_script,
-    hardware_findings,
     plan_launch,
     recall_choices,
     remember_choices,
@@ -96,14 +98,15 @@ class LaunchScreen(Screen[Path | None]):
         config_file: Path,
         *,
         project_dir: Path | None = None,
-        checker: Checker | None = hardware_findings,
+        checker: Checker | None | Literal["probe-once"] = "probe-once",
         extra_env: dict[str, str] | None = None,
         runs_root: Path | None = None,
     ) -> None:
         super().__init__()
         self.config_file = config_file
         self.project_dir = project_dir or Path.cwd()
-        self.checker = checker
+        # By default one probe of the machine serves every re-check while the command is edited.
+        self.checker = ProbeOnceChecker() if checker == "probe-once" else checker
         self.extra_env = dict(extra_env or {})
         self.runs_root = runs_root
         self.plan: LaunchPlan | None = None
