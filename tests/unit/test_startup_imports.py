@@ -63,3 +63,12 @@ def test_building_the_parser_imports_nothing_heavy(cli_env: dict[str, str]) -> N
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_wizards_hardware_hints_do_not_load_the_config_schema(cli_env: dict[str, str]) -> None:
+    """The app imports the hints on its UI thread when the hardware arrives; pydantic (the config
+    schema, ~0.2 s) is not needed there."""
+    code = "import sys, tui.core.hints; print('pydantic' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -32,8 +32,9 @@ from typing import Any, Literal
 
 from tui.core.accelerate_config import LoadedConfig, Problem, load_config_file, location_prefix, validate_config
 from tui.core.hardware.base import GpuInfo, HardwareInfo
-from tui.core.hardware.env import SchedulerLayout, scheduler_layout, truthy
+from tui.core.hardware.env import SchedulerLayout, as_int, scheduler_layout, truthy
 from tui.core.hardware.gpu_models import is_geforce_rtx_40, short_name
+from tui.core.hardware.visible import resolve_ids, visible_gpus
 from tui.core.paths import DEFAULT_CONFIG_NAME
 
 Severity = Literal["error", "warning", "info"]
@@ -125,18 +126,6 @@ class CheckReport:
 # -- reading the config tolerantly ---------------------------------------------------------------
 
 
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-        return int(value)
-    return None
-
-
 def _as_bool(value: Any) -> bool:
     if isinstance(value, str):
         return truthy(value)
@@ -163,8 +152,8 @@ class _Config:
         precision = data.get("mixed_precision")
         if precision is None and data.get("fp16") is True:
             precision = "fp16"  # accelerate's loader converts the legacy key
-        n = _as_int(data.get("num_processes"))
-        machines = _as_int(data.get("num_machines"))
+        n = as_int(data.get("num_processes"))
+        machines = as_int(data.get("num_machines"))
         gpu_ids = data.get("gpu_ids")
         mpirun = data.get("mpirun_config")
         fsdp = data.get("fsdp_config")
@@ -176,7 +165,7 @@ class _Config:
             precision=str(precision or "no").lower(),
             num_processes=n if n is not None and n >= 1 else None,
             num_machines=machines if machines is not None and machines >= 1 else 1,
-            machine_rank=_as_int(data.get("machine_rank", 0)),
+            machine_rank=as_int(data.get("machine_rank", 0)),
             use_cpu=_as_bool(data.get("use_cpu", False)),
             gpu_ids=None if gpu_ids is None else str(gpu_ids).strip(),
             main_process_ip=str(data["main_process_ip"]) if data.get("main_process_ip") else None,
@@ -196,54 +185,6 @@ class _Config:
     def spawns(self) -> bool:
         """Whether `accelerate launch` itself starts several processes per machine."""
         return self.distributed_type in GPU_TYPES
-
-
-# -- GPU visibility ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Visible:
-    gpus: tuple[GpuInfo, ...]
-    how: str
-    problems: tuple[str, ...] = ()
-
-
-def _resolve_ids(text: str, gpus: Sequence[GpuInfo]) -> tuple[list[GpuInfo], str | None]:
-    """CUDA's reading of a device list: stop at the first entry that is not a GPU."""
-    out: list[GpuInfo] = []
-    by_index = {g.index: g for g in gpus}
-    for raw in text.split(","):
-        entry = raw.strip()
-        if not entry:
-            return out, "an empty entry"
-        number = _as_int(entry)
-        gpu: GpuInfo | None = None
-        if number is not None:
-            if number < 0:
-                return out, None  # "-1": hide the rest, by design
-            gpu = by_index.get(number)
-        elif entry.startswith(("GPU-", "MIG-")):
-            matches = [g for g in gpus if g.uuid and g.uuid.startswith(entry)]
-            gpu = matches[0] if len(matches) == 1 else None
-        if gpu is None:
-            return out, f"{entry!r} is not a GPU here"
-        if gpu in out:
-            return out, f"{entry!r} is listed twice"
-        out.append(gpu)
-    return out, None
-
-
-def visible_gpus(hw: HardwareInfo) -> Visible:
-    """The GPUs torch will number cuda:0, cuda:1, ... given CUDA_VISIBLE_DEVICES."""
-    gpus = tuple(hw.gpus)
-    cvd = hw.env.get("CUDA_VISIBLE_DEVICES")
-    if cvd is None or hw.visible_devices_applied:
-        return Visible(gpus, f"{len(gpus)} GPU{'s' if len(gpus) != 1 else ''}")
-    if cvd.strip() == "":
-        return Visible((), "CUDA_VISIBLE_DEVICES is empty (hides every GPU)")
-    chosen, problem = _resolve_ids(cvd, gpus)
-    problems = (f"CUDA_VISIBLE_DEVICES={cvd}: {problem}; CUDA ignores it and every entry after it.",) if problem else ()
-    return Visible(tuple(chosen), f"CUDA_VISIBLE_DEVICES={cvd} leaves {len(chosen)} visible", problems)
 
 
 def _parse_gpu_ids(text: str) -> list[str] | None:
@@ -343,7 +284,7 @@ class _Checker:
             )
         if c.num_processes is None:
             raw = self.data.get("num_processes")
-            if raw is None or _as_int(raw) == -1:
+            if raw is None or as_int(raw) == -1:
                 suggested = max(len(self.visible.gpus), 1) * c.num_machines
                 self.add(
                     "processes.missing",
@@ -388,7 +329,7 @@ class _Checker:
                 return
             # accelerate replaces CUDA_VISIBLE_DEVICES with gpu_ids: they index the machine's GPUs.
             base = list(hw.gpus)
-            chosen, problem = _resolve_ids(ids_text, base)
+            chosen, problem = resolve_ids(ids_text, base)
             if problem:
                 have = _names(base) or "none"
                 self.add(

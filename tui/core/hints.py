@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from tui.core.checks import visible_gpus
 from tui.core.graph.state import Draft
 from tui.core.hardware.base import GpuInfo, HardwareInfo
 from tui.core.hardware.env import truthy
 from tui.core.hardware.gpu_models import is_geforce_rtx_40
+from tui.core.hardware.visible import visible_gpus
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 EXACT = frozenset(
     {
@@ -101,6 +102,19 @@ def collect_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
         if is_relevant(name):
             out[name] = REDACTED if _SECRET.search(name) else value
     return dict(sorted(out.items()))
+
+
+def as_int(value: Any) -> int | None:
+    """An integer from an int, an integral float or a decimal string ("-1", " 2 "); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    return None
 
 
 def truthy(value: str | None) -> bool:
