@@ -35,7 +35,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 import signal
 import sys
 import time
@@ -50,7 +49,7 @@ if __package__ in (None, ""):
 from training import inference_io as io  # noqa: E402  (standard library only)
 from training import interrupts  # noqa: E402
 from training import metrics_protocol as mp  # noqa: E402
-from training.run_reporter import RunReporter, env_int, guarded_main  # noqa: E402
+from training.run_reporter import RunReporter, configure_logging, env_int, guarded_main  # noqa: E402
 
 log = logging.getLogger("sftplay.infer")
 
@@ -141,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         reporter.end("interrupted", error=f"stopped by {signal.Signals(signum).name}", timeout=2.0)
 
     interrupts.install(on_stop)  # before torch starts threads (see training/interrupts.py)
-    _configure_logging()
+    configure_logging(log)
     from training.arguments import ArgumentsError
     from training.model_setup import ModelSetupError
 
@@ -152,14 +151,6 @@ def main(argv: list[str] | None = None) -> int:
         user_errors=(UserError, ArgumentsError, ModelSetupError, io.DataError),
         speaks=lambda _exc: env_int("RANK") == 0,
     )
-
-
-def _configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"[sftplay rank{os.environ.get('RANK', '0')}] %(message)s"))
-    log.handlers[:] = [handler]
-    log.setLevel(logging.INFO)
-    log.propagate = False
 
 
 # -- model --------------------------------------------------------------------------------------
@@ -357,8 +348,8 @@ def _settings(args: InferArguments, model_args: Any, data: Path) -> dict[str, An
     }
 
 
-def _prepare_output(args: InferArguments, model_args: Any, data: Path) -> dict[str, Any]:
-    """Main process only: check the output can be (re)used; the indices already written."""
+def _prepare_output(args: InferArguments, model_args: Any, data: Path) -> io.OutputScan:
+    """Main process only: check the output can be (re)used; what is already written in it."""
     output = Path(args.output)
     settings = _settings(args, model_args, data)
     if args.overwrite:
@@ -375,8 +366,7 @@ def _prepare_output(args: InferArguments, model_args: Any, data: Path) -> dict[s
         io.write_settings(output, settings)
     except OSError as exc:
         raise UserError(f"--output {output}: cannot write there ({exc.strerror or exc})") from exc
-    scan = io.scan_output(output)
-    return {"done": sorted(scan.done), "failed": scan.failed, "truncated": scan.truncated, "bad": scan.bad_lines}
+    return io.scan_output(output)
 
 
 def _infer(argv: list[str] | None, reporter: RunReporter) -> int:
@@ -398,9 +388,11 @@ def _infer(argv: list[str] | None, reporter: RunReporter) -> int:
     conn = Connector()
     # Only the main process reads and writes the output; the others learn what is done from it.
     verdict: dict[str, Any] | None = None
+    scan: io.OutputScan | None = None  # the main process's reading of the output, for its writer
     if conn.is_main_process:
         try:
-            verdict = _prepare_output(args, model_args, data)
+            scan = _prepare_output(args, model_args, data)
+            verdict = {"done": sorted(scan.done), "failed": scan.failed, "truncated": scan.truncated}
         except (UserError, OSError) as exc:  # said to every rank, or the others would wait for a peer that left
             verdict = {"error": str(exc)}
     verdict = conn.broadcast(verdict)
@@ -408,8 +400,9 @@ def _infer(argv: list[str] | None, reporter: RunReporter) -> int:
     if "error" in verdict:
         raise UserError(verdict["error"])
     done = set(verdict["done"])
+    written = len(done & set(range(total)))
     if conn.is_main_process and done:
-        log.info("resuming %s: %d of %d records already written", output, len(done & set(range(total))), total)
+        log.info("resuming %s: %d of %d records already written", output, written, total)
         if verdict["truncated"]:
             log.info("the last line of %s was cut off (killed mid-write); it is written again", output)
 
@@ -454,8 +447,7 @@ def _infer(argv: list[str] | None, reporter: RunReporter) -> int:
             len(failed_here),
         )
 
-    writer = io.OutputWriter(output, io.scan_output(output)) if conn.is_main_process else None
-    written = len(done & set(range(total)))
+    writer = io.OutputWriter(output, scan) if scan is not None else None
     failed = int(verdict["failed"])
     if conn.is_main_process:
         log.info(
@@ -540,18 +532,7 @@ def _infer(argv: list[str] | None, reporter: RunReporter) -> int:
         if failed_out:
             log.warning("%d record(s) failed; their `error` field in %s says why", failed_out, output)
     conn.close()  # every rank has finished; a clean teardown keeps the exit status 0
-    if reporter.is_main:
-        reporter.emitter.emit(
-            mp.end_record(
-                status="completed",
-                output_dir=str(output),
-                final_loss=None,
-                elapsed_s=round(time.monotonic() - reporter.started_at, 3),
-                records=records_out,
-                failed=failed_out,
-                generated=generated,
-            )
-        )
+    reporter.end("completed", records=records_out, failed=failed_out, generated=generated)  # rank 0 writes it
     return 0
 
 

@@ -12,9 +12,7 @@ the run as it changes; the token count is the Trainer's own non-padding count su
 from __future__ import annotations
 
 import logging
-import os
 import resource
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -132,13 +130,3 @@ class MetricsCallback(TrainerCallback):
             )
         )
         self._last_time, self._last_step, self._last_tokens = now, step, tokens
-
-
-def configure_logging() -> None:
-    """Our own log lines on stderr, every rank, prefixed with the rank (others' lines keep theirs)."""
-    rank = os.environ.get("RANK", "0")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"[sftplay rank{rank}] %(message)s"))
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.INFO)
-    logger.propagate = False

@@ -7,6 +7,7 @@ ends with exactly one "end" record.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -33,7 +34,8 @@ class RunReporter:
     def emit(self, record: Mapping[str, Any]) -> None:
         self.emitter.emit(record)
 
-    def end(self, status: mp.EndStatus, error: str | None = None, *, timeout: float = -1) -> bool:
+    def end(self, status: mp.EndStatus, error: str | None = None, *, timeout: float = -1, **extra: Any) -> bool:
+        """The run's one end record; `extra` adds fields (inference: records, failed, generated)."""
         return self.emitter.emit(
             mp.end_record(
                 status=status,
@@ -42,6 +44,7 @@ class RunReporter:
                 step=self.step,
                 elapsed_s=round(time.monotonic() - self.started_at, 3),
                 error=error,
+                **extra,
             ),
             timeout=timeout,
         )
@@ -50,6 +53,15 @@ class RunReporter:
 # -- the scripts' entry points ---------------------------------------------------------------------
 
 EXIT_USAGE = 2
+
+
+def configure_logging(logger: logging.Logger) -> None:
+    """`logger`'s lines on stderr, every rank, prefixed with the rank (others' lines keep theirs)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"[sftplay rank{os.environ.get('RANK', '0')}] %(message)s"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def env_int(name: str, default: int = 0) -> int:

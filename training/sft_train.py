@@ -30,7 +30,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training import interrupts  # noqa: E402  (light: only the standard library)
-from training.run_reporter import RunReporter, env_int, guarded_main  # noqa: E402
+from training.run_reporter import RunReporter, configure_logging, env_int, guarded_main  # noqa: E402
 
 GPU_LIKE = {"MULTI_GPU", "MULTI_NPU", "MULTI_XPU", "MULTI_MLU", "MULTI_MUSA", "MULTI_HPU", "MULTI_SDAA"}
 
@@ -61,9 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     # First, before torch exists: every thread torch starts later inherits the blocked signals.
     interrupts.install(on_stop)
     from training.arguments import ArgumentsError
-    from training.reporting import configure_logging
+    from training.reporting import logger
 
-    configure_logging()
+    configure_logging(logger)
     user_errors = _user_error_types()
 
     def speaks(exc: BaseException) -> bool:
