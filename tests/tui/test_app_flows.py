@@ -6,8 +6,9 @@ from pathlib import Path
 
 import yaml
 from rich.syntax import Syntax
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
+from tests.support.runs import until
 from tui.app.app import SftplayApp
 from tui.app.screens.review import ReviewScreen
 from tui.core.hardware import load_snapshot
@@ -98,3 +99,28 @@ async def test_launch_without_a_config_says_what_to_do(tmp_path: Path) -> None:
         await pilot.pause()
         assert type(app.screen).__name__ == "HomeScreen"
         assert any("No config at" in str(n.message) for n in app._notifications)
+
+
+async def test_the_presets_screen_reuses_the_apps_probe_of_the_machine(tmp_path: Path) -> None:
+    from tui.app.screens.presets import PresetsScreen
+    from tui.core.hardware import StaticProbe
+
+    calls: list[int] = []
+
+    class CountingProbe(StaticProbe):
+        def probe(self):  # type: ignore[no-untyped-def]
+            calls.append(1)
+            return super().probe()
+
+    app = SftplayApp(
+        config_file=str(tmp_path / "c.yaml"), probe=CountingProbe(load_snapshot(SNAPSHOTS / "a100-4x.json"))
+    )
+    async with app.run_test(size=(130, 40)) as pilot:
+        await until(pilot, lambda: app.hardware is not None, what="the app's probe")
+        await pilot.press("down", "enter")  # "Start from a preset"
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, PresetsScreen)
+        assert screen.hardware is app.hardware and screen.probe is None
+        assert screen.query_one(DataTable).cursor_row == [e.name for e in screen.entries].index("a100-4x")
+    assert calls == [1]

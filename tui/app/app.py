@@ -96,10 +96,10 @@ class SftplayApp(App[int]):
 
     @work(thread=True, exclusive=True, group="hardware")
     def load_hardware(self) -> None:
-        from tui.core.hardware import get_probe
+        from tui.core.hardware import probe_hardware
 
-        probe = self.probe or get_probe()
-        info = probe.probe()
+        # An injected probe belongs to whoever injected it; our own is closed (NVML shut down).
+        info = self.probe.probe() if self.probe is not None else probe_hardware()
         self.call_from_thread(self._hardware_ready, info)
 
     def _hardware_ready(self, info: HardwareInfo) -> None:
@@ -143,8 +143,8 @@ class SftplayApp(App[int]):
             return schema_findings(config, path)
         from tui.core.checks import check_config
 
-        findings = check_config(config, self.hardware, launcher="accelerate")
-        return [(f.severity, f.render()) for f in sorted(findings, key=lambda f: f.severity != "error")]
+        findings = check_config(config, self.hardware, launcher="accelerate")  # errors first already
+        return [(f.severity, f.render()) for f in findings]
 
     # -- screens ---------------------------------------------------------------------------
     def action_wizard(self) -> None:
@@ -166,7 +166,7 @@ class SftplayApp(App[int]):
     def action_presets(self) -> None:
         from tui.app.screens.presets import PresetsScreen
 
-        if self._fixed_hardware:
+        if self.hardware is not None:  # the record the app probed (or was given): no second probe
             self.push_screen(PresetsScreen(self.host, hardware=self.hardware))
         else:
             self.push_screen(PresetsScreen(self.host))
