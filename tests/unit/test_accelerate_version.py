@@ -95,6 +95,10 @@ def test_write_with_an_older_accelerate_warns_and_leaves_its_unknown_keys_out(
     assert "does not know `enable_cpu_affinity`; left out of the file" in result.stderr
     written = yaml.safe_load(target.read_text())
     assert "enable_cpu_affinity" not in written and written["num_processes"] == 2
+    # The preview shows what would be written: the same file, nothing to change.
+    preview = sftplay([*argv, "--dry-run"], env, timeout=60)
+    assert preview.returncode == 0 and "enable_cpu_affinity" not in preview.stdout
+    assert "num_processes: 2" in preview.stdout and "\n@@" not in preview.stdout  # no diff: nothing changes
     # With the real 1.15 the same command keeps the key and says nothing about versions.
     again = sftplay(argv, cli_env, timeout=60)
     assert again.returncode == 0, again.stderr

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     # Imported here, not at module level: every command module is imported to build --help.
     from tui.commands._common import config_path, note_version_once, warn
     from tui.core.accelerate_config import dump_config
-    from tui.core.accelerate_version import keys_unknown_to_installed
+    from tui.core.accelerate_version import installable
     from tui.core.answers import load_answers_file, replay_answers
     from tui.core.files import atomic_write, read_existing, unified_diff
     from tui.core.host import detect_host
@@ -49,11 +49,9 @@ def run(args: argparse.Namespace) -> int:
     if result.unused:
         warn(f"{answers_path}: {result.unused} entries left over after the last question (ignored).")
     target = config_path(args.config_file)
-    config = result.config
-    dropped = keys_unknown_to_installed(config)
+    config, dropped = installable(result.config)
     for key in dropped:
         warn(f"the installed accelerate does not know `{key}`; left out of the file.")
-        config.pop(key)
     text = dump_config(config, target)
     if args.dry_run:
         sys.stdout.write(text)

@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from tui.commands._common import config_path, note_version_once, warn
     from tui.commands._presets_common import check_findings, hardware_record, print_located
     from tui.core.accelerate_config import dump_config
+    from tui.core.accelerate_version import installable
     from tui.core.host import detect_host
     from tui.core.presets import (
         build_preset,
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         warn(note)
     if args.dry_run:
         build = build_preset(entry.require(), host, [parse_set(item) for item in args.set])
-        sys.stdout.write(dump_config(build.config, target))
+        sys.stdout.write(dump_config(installable(build.config)[0], target))  # as write_preset writes it
         diff, _exists = diff_against(build, target)
         if diff:
             sys.stdout.write("\n" + diff)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from tui.core import distributions
 
@@ -63,6 +65,13 @@ def cluster_config_fields() -> frozenset[str] | None:
                 if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
                     names.add(item.target.id)
     return frozenset(names) or None
+
+
+def installable(config: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """`config` as written for the installed accelerate: without the top-level keys it would
+    reject, and those keys (to tell the user). Every writer and every preview goes through it."""
+    dropped = tuple(keys_unknown_to_installed(dict(config)))
+    return {k: v for k, v in config.items() if k not in dropped}, dropped
 
 
 def keys_unknown_to_installed(config: dict[str, object]) -> list[str]:

@@ -23,7 +23,7 @@ from textual.widgets import Button, Footer, Static, TabbedContent, TabPane
 from tui.app.messages import ConfigWritten, LaunchWanted
 from tui.app.screens.modals.pick_question import PickQuestion
 from tui.core.accelerate_config import Problem, dump_config, validate_config
-from tui.core.accelerate_version import keys_unknown_to_installed, version_note
+from tui.core.accelerate_version import installable, version_note
 from tui.core.errors import UsageError
 from tui.core.files import atomic_write, read_existing, unified_diff
 from tui.core.session import WizardSession
@@ -70,9 +70,7 @@ class ReviewScreen(Screen[None]):
 
             for key, value in self.overrides.items():
                 set_path(config, key, value)
-        for key in keys_unknown_to_installed(config):
-            config.pop(key)
-        return config
+        return installable(config)[0]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="review-head"):

@@ -76,16 +76,13 @@ def write_preset(
     env: Mapping[str, str] | None = None,
 ) -> WrittenPreset:
     """`sftplay-tui write --preset NAME --set k=v ... --config-file PATH`: validated, backed up, atomic."""
-    from tui.core.accelerate_version import keys_unknown_to_installed
+    from tui.core.accelerate_version import installable
     from tui.core.paths import default_config_path
 
     entry = resolve(name, host, env)
     build = build_preset(entry.require(), host, [parse_set(item) for item in sets])
     target = path if path is not None else default_config_path(env)
-    config = dict(build.config)
-    dropped = tuple(keys_unknown_to_installed(config))
-    for key in dropped:
-        config.pop(key)
+    config, dropped = installable(build.config)
     result = atomic_write(target, dump_config(config, target))
     return WrittenPreset(entry=entry, build=build, result=result, dropped=dropped)
 

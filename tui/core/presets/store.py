@@ -300,8 +300,10 @@ def show_text(build: PresetBuild, origin_label: str = "") -> str:
 
 def diff_against(build: PresetBuild, path: Path) -> tuple[str, bool]:
     """(unified diff from the file at `path` to what the preset writes, whether a file exists)."""
+    from tui.core.accelerate_version import installable
+
     old = read_existing(path)
-    text = dump_config(build.config, path)
+    text = dump_config(installable(build.config)[0], path)  # what writing it would write
     return unified_diff(old, text, path), old is not None
 
 
