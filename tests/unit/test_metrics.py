@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -271,3 +272,17 @@ def test_display_lines_never_raises_and_keeps_text(lines: list[str]) -> None:
     out = display_lines(lines)
     if not any("\r" in x or "[" in x for x in lines):
         assert out == lines
+
+
+def test_last_metric_records_reads_whole_lines_from_the_tail(tmp_path: Path) -> None:
+    from tui.core.metrics import last_metric_records
+
+    lines = [json.dumps({"type": "log", "step": i}) for i in range(3)]
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    size = path.stat().st_size
+    # Exactly the file's size: nothing is cut, every record counts.
+    assert [r["step"] for r in last_metric_records(path, tail_bytes=size)] == [0, 1, 2]
+    # One byte less: the first line is cut and left out.
+    assert [r["step"] for r in last_metric_records(path, tail_bytes=size - 1)] == [1, 2]
+    assert last_metric_records(tmp_path / "missing.jsonl") == []

@@ -376,7 +376,7 @@ def load_metrics_file(path: Path) -> MetricsState:
     return state
 
 
-def _json_object(raw: bytes) -> dict[str, Any] | None:
+def _json_object(raw: str | bytes) -> dict[str, Any] | None:
     try:
         record = json.loads(raw)
     except (ValueError, RecursionError):
@@ -388,16 +388,7 @@ def _json_object(raw: bytes) -> dict[str, Any] | None:
 
 def last_metric_records(path: Path, tail_bytes: int = 65536) -> list[dict[str, Any]]:
     """The records in the last `tail_bytes` of a metrics.jsonl (enough for a `runs` listing)."""
-    try:
-        with path.open("rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, size - tail_bytes))
-            data = handle.read()
-    except OSError:
-        return []
-    lines = data.split(b"\n")
-    if len(data) >= tail_bytes:
-        lines = lines[1:]  # the first line is probably cut
+    lines = read_tail_lines(path, tail_bytes)
     return [r for r in (_json_object(line) for line in lines if line.strip()) if r is not None]
 
 
