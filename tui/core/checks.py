@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tui.core.accelerate_config import LoadedConfig, Problem, load_config_file, location_prefix, validate_config
-from tui.core.hardware.base import GpuInfo, HardwareInfo
+from tui.core.hardware.base import BUSY_MEMORY_MIB, GpuInfo, HardwareInfo
 from tui.core.hardware.env import SchedulerLayout, as_int, scheduler_layout, truthy
 from tui.core.hardware.gpu_models import is_geforce_rtx_40, short_name
 from tui.core.hardware.visible import resolve_ids, visible_gpus
@@ -44,10 +44,6 @@ GPU_TYPES = frozenset({"MULTI_GPU", "FSDP", "DEEPSPEED", "MEGATRON_LM"})
 OTHER_DEVICE_TYPES = frozenset(
     {"MULTI_NPU", "MULTI_MLU", "MULTI_SDAA", "MULTI_MUSA", "MULTI_XPU", "XLA", "MULTI_HPU", "MULTI_NEURON"}
 )
-#: A process holding at least this much on a GPU makes it "busy" (a desktop's Xorg does not).
-BUSY_PROCESS_MIB = 256
-#: Memory used with no visible process (another container's job) that makes a GPU "busy".
-BUSY_MEMORY_MIB = 1024
 
 
 @dataclass(frozen=True)
@@ -621,7 +617,7 @@ class _Checker:
         busy: list[str] = []
         pids: list[int] = []
         for g in chosen:
-            procs = [p for p in g.processes if p.used_mib >= BUSY_PROCESS_MIB]
+            procs = list(g.busy_processes)
             if procs:
                 busy.append(
                     f"GPU {g.index}: "
@@ -632,7 +628,7 @@ class _Checker:
                 busy.append(f"GPU {g.index}: {g.memory_used_mib} MiB used by processes not visible from here")
         if not busy:
             return
-        free = [g for g in self.visible.gpus if not any(p.used_mib >= BUSY_PROCESS_MIB for p in g.processes)]
+        free = [g for g in self.visible.gpus if not g.busy_processes]
         free = [g for g in free if g.memory_used_mib < max(BUSY_MEMORY_MIB, g.memory_total_mib // 20)]
         fix = "wait for them or stop them"
         if pids:

@@ -156,7 +156,7 @@ def hardware_hints(hw: HardwareInfo, *, fp8_backends: Sequence[str] | None = Non
         machine_type, distributed = "No distributed training", "NO"
     else:
         machine_type, distributed = "multi-GPU", "MULTI_GPU"
-    busy = [g.index for g in gpus if any(p.used_mib >= 256 for p in g.processes)]
+    busy = [g.index for g in gpus if bool(g.busy_processes)]
     if busy:
         which = ", ".join(map(str, busy))
         notes.append(f"GPU{'s' if len(busy) > 1 else ''} {which} already in use by other processes.")

@@ -41,6 +41,12 @@ class GpuProcess:
     used_mib: int
 
 
+#: A process holding at least this much on a GPU makes it "busy" (a desktop's Xorg does not).
+BUSY_PROCESS_MIB = 256
+#: Memory used with no visible process (another container's job) that makes a GPU "busy".
+BUSY_MEMORY_MIB = 1024
+
+
 @dataclass(frozen=True)
 class GpuInfo:
     index: int
@@ -55,6 +61,11 @@ class GpuInfo:
     power_limit_w: float | None = None
     pci_bus_id: str | None = None
     processes: tuple[GpuProcess, ...] = ()
+
+    @property
+    def busy_processes(self) -> tuple[GpuProcess, ...]:
+        """The processes on this GPU big enough to make it "busy" (BUSY_PROCESS_MIB or more)."""
+        return tuple(p for p in self.processes if p.used_mib >= BUSY_PROCESS_MIB)
 
     @property
     def cc_text(self) -> str:

@@ -43,7 +43,7 @@ def processes_text(hw: HardwareInfo) -> Text:
             continue
         if text:
             text.append("\n")
-        busy = any(p.used_mib >= 256 for p in g.processes)
+        busy = bool(g.busy_processes)
         text.append(f"GPU {g.index}  ", style="bold")
         text.append(
             ", ".join(f"pid {p.pid} {p.name.rsplit('/', 1)[-1]} {p.used_mib} MiB" for p in g.processes),
@@ -82,7 +82,7 @@ def gpu_table(hw: HardwareInfo) -> Table:
     table.add_column("Temp", justify="right", no_wrap=True)
     table.add_column("Power", justify="right", no_wrap=True)
     for g in hw.gpus:
-        busy = any(p.used_mib >= 256 for p in g.processes)
+        busy = bool(g.busy_processes)
         table.add_row(
             Text(str(g.index), style="yellow" if busy else ""),
             short_name(g.name),
