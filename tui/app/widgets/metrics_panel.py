@@ -24,7 +24,7 @@ from textual.widgets import Label, ProgressBar, Static
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
-from tui.core.metrics import MetricsSnapshot, MetricsState, format_duration, parse_metric_line
+from tui.core.metrics import LineSplitter, MetricsSnapshot, MetricsState, format_duration, parse_metric_line
 from tui.core.runs import METRICS_FILE, FileTail
 
 
@@ -40,24 +40,16 @@ class GpuSample:
 GpuSampler = Callable[[], list[GpuSample]]
 
 
-def probe_gpu_sampler() -> GpuSampler | None:
-    """A sampler over the hardware probe (`tui.core.hardware`); None when it sees no GPU.
+class ProbeGpuSampler:
+    """A GpuSampler over the hardware probe (`tui.core.hardware`); `close()` releases the probe
+    (NVML stays initialised until then)."""
 
-    Call it from a worker thread: the first probe may take a moment (NVML, or nvidia-smi).
-    """
-    try:
-        from tui.core.hardware import get_probe
+    def __init__(self, probe: Any) -> None:
+        self.probe = probe
 
-        probe = get_probe()
-        if not probe.probe().gpus:
-            probe.close()
-            return None
-    except Exception:
-        return None
-
-    def sample() -> list[GpuSample]:
+    def __call__(self) -> list[GpuSample]:
         try:
-            info: Any = probe.probe()
+            info: Any = self.probe.probe()
         except Exception:
             return []
         return [
@@ -71,7 +63,25 @@ def probe_gpu_sampler() -> GpuSampler | None:
             for g in getattr(info, "gpus", ())
         ]
 
-    return sample
+    def close(self) -> None:
+        self.probe.close()
+
+
+def probe_gpu_sampler() -> ProbeGpuSampler | None:
+    """A sampler over this machine's GPUs; None when the probe sees no GPU.
+
+    Call it from a worker thread: the first probe may take a moment (NVML, or nvidia-smi).
+    """
+    try:
+        from tui.core.hardware import get_probe
+
+        probe = get_probe()
+        if not probe.probe().gpus:
+            probe.close()
+            return None
+    except Exception:
+        return None
+    return ProbeGpuSampler(probe)
 
 
 def _fmt(value: float | None, spec: str, unit: str = "") -> str:
@@ -153,22 +163,17 @@ class MetricsPanel(Vertical):
         worker = get_current_worker()
         state = MetricsState()
         tail = FileTail(self.run_dir / METRICS_FILE) if self.run_dir is not None else None
-        pending = b""
+        splitter = LineSplitter()
         next_gpu = 0.0
-        sampler = self.gpu_sampler or (probe_gpu_sampler() if self._want_probe else None)
+        own_sampler = probe_gpu_sampler() if self.gpu_sampler is None and self._want_probe else None
+        sampler = self.gpu_sampler or own_sampler
         try:
             while not worker.is_cancelled:
                 changed = False
                 if tail is not None:
                     while data := tail.read():
-                        data = pending + data
-                        cut = data.rfind(b"\n")
-                        if cut < 0:
-                            pending = data
-                            continue
-                        pending = data[cut + 1 :]
-                        for raw in data[:cut].split(b"\n"):
-                            record = _record(raw)
+                        for line in splitter.feed(data):
+                            record = _record(line)
                             if record is not None:
                                 state.feed(record)
                                 changed = True
@@ -187,6 +192,8 @@ class MetricsPanel(Vertical):
         finally:
             if tail is not None:
                 tail.close()
+            if own_sampler is not None:
+                own_sampler.close()
 
     @on(Updated)
     def _updated(self, message: Updated) -> None:
@@ -284,12 +291,12 @@ class MetricsPanel(Vertical):
         self.query_one("#metrics-gpus", Static).update("\n".join(lines))
 
 
-def _record(raw: bytes) -> dict[str, Any] | None:
-    if not raw.strip():
+def _record(line: str) -> dict[str, Any] | None:
+    if not line.strip():
         return None
     try:
-        record = json.loads(raw)
+        record = json.loads(line)
     except ValueError:
         # metrics.jsonl holds plain JSON; tolerate a raw log line too.
-        return parse_metric_line(raw.decode("utf-8", "replace"))
+        return parse_metric_line(line)
     return record if isinstance(record, dict) and isinstance(record.get("type"), str) else None
