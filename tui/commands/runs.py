@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 ORDER = 41
 
@@ -22,7 +21,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from tui.core.errors import UsageError
-    from tui.core.metrics import format_duration
     from tui.core.paths import runs_dir
     from tui.core.runs import list_runs
 
@@ -53,19 +51,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     rows = [("RUN", "STATE", "STARTED", "DURATION", "EXIT", "LAST LOSS", "CONFIG")]
     for item in runs:
-        start = item.started_at
-        loss = item.last_loss()
-        rows.append(
-            (
-                item.id,
-                item.state,
-                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(start)) if start else "-",
-                format_duration(item.duration()),
-                "-" if item.exit_code is None else str(item.exit_code),
-                "-" if loss is None else f"{loss:.4f}",
-                item.config_file,
-            )
-        )
+        rows.append((item.id, item.state, *item.summary_cells()))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1])

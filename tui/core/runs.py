@@ -38,7 +38,14 @@ from typing import TYPE_CHECKING, Any
 
 from tui.core.errors import UsageError
 from tui.core.files import atomic_write
-from tui.core.metrics import FailureSummary, MetricsState, last_metric_records, load_metrics_file, number
+from tui.core.metrics import (
+    FailureSummary,
+    MetricsState,
+    format_duration,
+    last_metric_records,
+    load_metrics_file,
+    number,
+)
 from tui.core.paths import runs_dir
 from tui.core.process import (
     DEFAULT_GRACE_S,
@@ -219,6 +226,17 @@ class Run:
             if record.get("type") == "end" and number(record.get("final_loss")) is not None:
                 return number(record.get("final_loss"))
         return None
+
+    def summary_cells(self) -> tuple[str, str, str, str, str]:
+        """(started, duration, exit code, last loss, config) as shown in run lists ("-" if unknown)."""
+        start, loss = self.started_at, self.last_loss()
+        return (
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(start)) if start else "-",
+            format_duration(self.duration()),
+            "-" if self.exit_code is None else str(self.exit_code),
+            "-" if loss is None else f"{loss:.4f}",
+            self.config_file,
+        )
 
     def metrics(self) -> MetricsState:
         return load_metrics_file(self.metrics_path)

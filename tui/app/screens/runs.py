@@ -19,7 +19,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from tui.core.metrics import format_duration
 from tui.core.runs import list_runs
 
 
@@ -38,20 +37,8 @@ class RunRow:
 def _rows(root: Path | None) -> list[RunRow]:
     rows = []
     for run in list_runs(root):
-        start = run.started_at
-        loss = run.last_loss()
-        rows.append(
-            RunRow(
-                id=run.id,
-                path=run.path,
-                state=run.state,
-                started=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(start)) if start else "-",
-                duration=format_duration(run.duration()),
-                exit_code="-" if run.exit_code is None else str(run.exit_code),
-                last_loss="-" if loss is None else f"{loss:.4f}",
-                config=run.config_file,
-            )
-        )
+        started, duration, exit_code, last_loss, config = run.summary_cells()
+        rows.append(RunRow(run.id, run.path, run.state, started, duration, exit_code, last_loss, config))
     return rows
 
 
