@@ -37,6 +37,17 @@ def check_findings(config: dict[str, Any], record: Any) -> list[str]:
     return [finding.render() for finding in findings]
 
 
+def build_named(name: str, sets: list[str], host: Any) -> tuple[Any, Any]:
+    """(entry, build) of preset `name` with `--set` items; says on stderr when yours shadows a built-in."""
+    from tui.core.presets import build_preset, parse_set, resolve, shadow_note
+
+    entry = resolve(name, host)
+    note = shadow_note(entry)
+    if note:
+        warn(note)
+    return entry, build_preset(entry.require(), host, [parse_set(item) for item in sets])
+
+
 def print_located(items: list[Any]) -> None:
     for item in items:
         warn(item.render())

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tui.core.host import HostCapabilities
-    from tui.core.presets import PresetBuild, PresetEntry
 
 ORDER = 20
 
@@ -123,22 +122,11 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build(name: str, sets: list[str]) -> tuple[PresetEntry, PresetBuild]:
-    from tui.commands._common import warn
-    from tui.core.presets import build_preset, parse_set, resolve, shadow_note
-
-    host = _host()
-    entry = resolve(name, host)
-    note = shadow_note(entry)
-    if note:
-        warn(note)
-    return entry, build_preset(entry.require(), host, [parse_set(item) for item in sets])
-
-
 def run_show(args: argparse.Namespace) -> int:
+    from tui.commands._presets_common import build_named
     from tui.core.presets import show_text
 
-    entry, build = _build(args.name, args.set)
+    entry, build = build_named(args.name, args.set, _host())
     sys.stdout.write(show_text(build, entry.origin_label))
     return 0
 
@@ -182,9 +170,10 @@ def run_validate(args: argparse.Namespace) -> int:
 
 def run_diff(args: argparse.Namespace) -> int:
     from tui.commands._common import config_path
+    from tui.commands._presets_common import build_named
     from tui.core.presets import diff_against
 
-    _entry, build = _build(args.name, args.set)
+    _entry, build = build_named(args.name, args.set, _host())
     target = config_path(args.config_file)
     diff, exists = diff_against(build, target)
     if not exists:

@@ -35,36 +35,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from tui.commands._common import config_path, note_version_once, warn
-    from tui.commands._presets_common import check_findings, hardware_record, print_located
+    from tui.commands._presets_common import build_named, check_findings, hardware_record, print_located
     from tui.core.accelerate_config import dump_config
     from tui.core.accelerate_version import installable
     from tui.core.host import detect_host
-    from tui.core.presets import (
-        build_preset,
-        diff_against,
-        match_hardware,
-        parse_set,
-        resolve,
-        shadow_note,
-        write_preset,
-    )
+    from tui.core.presets import diff_against, match_hardware, write_built
 
     note_version_once()
     host = detect_host()
     target = config_path(args.config_file)
-    entry = resolve(args.preset, host)
-    note = shadow_note(entry)
-    if note:
-        warn(note)
+    entry, build = build_named(args.preset, args.set, host)
     if args.dry_run:
-        build = build_preset(entry.require(), host, [parse_set(item) for item in args.set])
         sys.stdout.write(dump_config(installable(build.config)[0], target))  # as write_preset writes it
         diff, _exists = diff_against(build, target)
         if diff:
             sys.stdout.write("\n" + diff)
     else:
-        written = write_preset(args.preset, host, args.set, target)
-        build = written.build
+        written = write_built(entry, build, target)
         for key in written.dropped:
             warn(f"the installed accelerate does not know `{key}`; left out of the file.")
         if written.result.backup:

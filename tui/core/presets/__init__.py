@@ -76,12 +76,17 @@ def write_preset(
     env: Mapping[str, str] | None = None,
 ) -> WrittenPreset:
     """`sftplay-tui write --preset NAME --set k=v ... --config-file PATH`: validated, backed up, atomic."""
-    from tui.core.accelerate_version import installable
     from tui.core.paths import default_config_path
 
     entry = resolve(name, host, env)
     build = build_preset(entry.require(), host, [parse_set(item) for item in sets])
-    target = path if path is not None else default_config_path(env)
+    return write_built(entry, build, path if path is not None else default_config_path(env))
+
+
+def write_built(entry: PresetEntry, build: PresetBuild, target: Path) -> WrittenPreset:
+    """Write a preset already resolved and built (the caller showed its notes): backup, atomic."""
+    from tui.core.accelerate_version import installable
+
     config, dropped = installable(build.config)
     result = atomic_write(target, dump_config(config, target))
     return WrittenPreset(entry=entry, build=build, result=result, dropped=dropped)
@@ -124,4 +129,5 @@ __all__ = [
     "shadow_note",
     "show_text",
     "write_preset",
+    "write_built",
 ]
