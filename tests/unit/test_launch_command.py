@@ -235,8 +235,9 @@ def test_a_busy_default_port_gets_a_free_one(script: Path, tmp_path: Path, monke
 def test_a_preset_becomes_a_config_file_to_launch(tmp_path: Path, script: Path) -> None:
     from tui.core.launch import preset_config_file
 
-    path, env = preset_config_file("cpu")
+    path, env, defaults = preset_config_file("cpu")
     assert path.is_file() and path.name == "cpu.yaml"
+    assert "--per_device_train_batch_size" in defaults
     assert env.get("ACCELERATE_USE_CPU") == "true"
     plan = plan_launch(LaunchRequest(config_file=path, script=script, cwd=tmp_path, env=env), accelerate=ACC)
     assert "--multi_gpu" in plan.argv and plan.num_processes == 2

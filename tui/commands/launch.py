@@ -80,7 +80,6 @@ def run(args: argparse.Namespace) -> int:
         default_script,
         plan_launch,
         preset_config_file,
-        preset_training_args,
         recall_choices,
         remember_choices,
         resolve_config,
@@ -91,8 +90,9 @@ def run(args: argparse.Namespace) -> int:
     if args.grace < 0:
         raise UsageError("--grace must be 0 or more seconds.")
     preset_env: dict[str, str] = {}
+    preset_defaults: list[str] = []
     if args.preset:
-        config, preset_env = preset_config_file(args.preset)
+        config, preset_env, preset_defaults = preset_config_file(args.preset)
     else:
         config = resolve_config(args.config_file)
     script = Path(args.script).expanduser() if args.script else None
@@ -108,9 +108,8 @@ def run(args: argparse.Namespace) -> int:
     if args.preset and script == default_script():
         # The preset's batch size, accumulation, checkpointing and sequence length come first, so
         # anything given after `--` overrides them (the trainer takes the last occurrence).
-        defaults = preset_training_args(args.preset)
-        warn(f"preset {args.preset} training defaults: {' '.join(defaults)}")
-        run_args = defaults + run_args
+        warn(f"preset {args.preset} training defaults: {' '.join(preset_defaults)}")
+        run_args = preset_defaults + run_args
     request = LaunchRequest(
         config_file=config,
         script=script,

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tui.core.accelerate_config import LoadedConfig, dump_config, load_config_file
 from tui.core.checks import Finding
@@ -158,28 +158,33 @@ def resolve_config(config_file: str | Path | None) -> Path:
     return path
 
 
-def preset_config_file(name: str) -> tuple[Path, dict[str, str]]:
+class PresetLaunch(NamedTuple):
+    """What `launch --preset NAME` needs from the preset, read once."""
+
+    config_file: Path
+    #: The preset's recommended environment, exported for the run.
+    env: dict[str, str]
+    #: The preset's training defaults as arguments of the bundled trainer.
+    training_args: list[str]
+
+
+def preset_config_file(name: str) -> PresetLaunch:
     """Build preset `name` (a user preset shadows a built-in one) into a config file to launch.
 
     The file goes to `$XDG_STATE_HOME/sftplay-tui/preset-configs/<name>.yaml` (each run keeps its
-    own copy); the preset's recommended environment comes back to be exported for the run.
+    own copy), written as `write --preset` writes it for the installed accelerate.
     """
+    from tui.core.accelerate_version import installable
     from tui.core.presets import build_preset, resolve
 
     host = detect_host()
     entry = resolve(name, host)  # UnknownPreset (exit 2) lists the available ones
-    built = build_preset(entry.require(), host)  # PresetError (exit 2) names file and line
+    preset = entry.require()  # PresetError (exit 2) names file and line
+    built = build_preset(preset, host)
     target = state_dir() / "preset-configs" / f"{name}.yaml"
-    atomic_write(target, dump_config(built.config, target), backup=False)
+    atomic_write(target, dump_config(installable(built.config)[0], target), backup=False)
     env = {str(k): str(v) for k, v in dict(getattr(built, "env", {}) or {}).items()}
-    return target, env
-
-
-def preset_training_args(name: str) -> list[str]:
-    """The preset's training defaults as arguments of the bundled trainer."""
-    from tui.core.presets import resolve
-
-    return resolve(name, detect_host()).require().preset.training.as_args()
+    return PresetLaunch(target, env, preset.preset.training.as_args())
 
 
 def new_run_id(request: LaunchRequest, now: float | None = None) -> str:
