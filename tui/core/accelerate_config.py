@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, 
 
 from tui.core.errors import UsageError
 from tui.core.files import read_user_file
-from tui.core.yaml_lines import key_lines
+from tui.core.yaml_lines import key_lines, line_of
 
 DISTRIBUTED_TYPES = (
     "NO",
@@ -510,10 +510,7 @@ def validate_config(data: Any, *, lines: Mapping[tuple[str, ...], int] | None = 
 
 
 def _with_line(problem: Problem, lines: Mapping[tuple[str, ...], int]) -> Problem:
-    path = tuple(problem.key.split(".")) if problem.key else ()
-    while path and path not in lines:
-        path = path[:-1]
-    line = lines.get(path) if path else None
+    line = line_of(lines, *problem.key.split(".")) if problem.key else None
     return Problem(problem.key, problem.message, problem.fix, problem.severity, line)
 
 

@@ -36,6 +36,7 @@ from tui.core.hardware.env import SchedulerLayout, as_int, scheduler_layout, tru
 from tui.core.hardware.gpu_models import is_geforce_rtx_40, short_name
 from tui.core.hardware.visible import resolve_ids, visible_gpus
 from tui.core.paths import DEFAULT_CONFIG_NAME
+from tui.core.yaml_lines import line_of
 
 Severity = Literal["error", "warning", "info"]
 Launcher = Literal["accelerate", "sftplay-tui"]
@@ -225,12 +226,7 @@ class _Checker:
         self.layout: SchedulerLayout = scheduler_layout(self.env)
 
     def add(self, rule: str, severity: Severity, what: str, why: str, fix: str, key: str | None = None) -> None:
-        line = None
-        if key:
-            path = tuple(key.split("."))
-            while path and path not in self.lines:
-                path = path[:-1]
-            line = self.lines.get(path) if path else None
+        line = line_of(self.lines, *key.split(".")) if key else None
         self.out.append(Finding(rule, severity, what, why, fix, key, line))
 
     # The effective device: accelerate runs on CPU when told to (use_cpu, ACCELERATE_USE_CPU,

@@ -6,6 +6,8 @@ once and map each key path (tuple of keys) to its 1-based line.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import yaml
 
 
@@ -30,3 +32,18 @@ def key_lines(text: str) -> dict[tuple[str, ...], int]:
 
     visit(root, ())
     return lines
+
+
+def line_of(lines: Mapping[tuple[str, ...], int], *path: str) -> int | None:
+    """The line of the deepest key of `path` the file has (dotted keys tried both ways)."""
+    parts = tuple(path)
+    while parts:
+        if parts in lines:
+            return lines[parts]
+        # overrides may be written dotted ("fsdp_config.x") or nested; try the dotted tail.
+        for cut in range(1, len(parts)):
+            joined = (*parts[:cut], ".".join(parts[cut:]))
+            if joined in lines:
+                return lines[joined]
+        parts = parts[:-1]
+    return None

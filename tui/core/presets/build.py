@@ -30,9 +30,10 @@ from tui.core.graph.state import Draft
 from tui.core.graph.walker import Walk, walk
 from tui.core.host import HostCapabilities
 from tui.core.presets.keys import Setting, get_path, implied_answers, questions_for, set_path
-from tui.core.presets.loading import Located, PresetError, PresetFile, line_of, normalize_answer
+from tui.core.presets.loading import Located, PresetError, PresetFile, normalize_answer
 from tui.core.presets.model import Preset
 from tui.core.questions import InvalidAnswer, Question
+from tui.core.yaml_lines import line_of
 
 GPU_TYPES = ("MULTI_GPU", "FSDP", "DEEPSPEED", "MEGATRON_LM")
 

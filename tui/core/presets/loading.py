@@ -31,6 +31,7 @@ from tui.core.host import HostCapabilities
 from tui.core.presets.keys import check_key
 from tui.core.presets.model import ENV_NAME, TOP_LEVEL_ORDER, HardwareTarget, Preset, TrainingDefaults
 from tui.core.questions import InvalidAnswer, Kind, Question
+from tui.core.yaml_lines import line_of
 
 Lines = Mapping[tuple[str, ...], int]
 
@@ -67,21 +68,6 @@ class PresetFile:
     text: str
     lines: dict[tuple[str, ...], int] = field(default_factory=dict)
     path: Path | None = None
-
-
-def line_of(lines: Lines, *path: str) -> int | None:
-    """The line of the deepest key of `path` the file has (dotted keys tried both ways)."""
-    parts = tuple(path)
-    while parts:
-        if parts in lines:
-            return lines[parts]
-        # overrides may be written dotted ("fsdp_config.x") or nested; try the dotted tail.
-        for cut in range(1, len(parts)):
-            joined = (*parts[:cut], ".".join(parts[cut:]))
-            if joined in lines:
-                return lines[joined]
-        parts = parts[:-1]
-    return None
 
 
 def _fail(source: str, key: str, message: str, fix: str, lines: Lines, *path: str) -> PresetError:
