@@ -56,8 +56,7 @@ def _now() -> str:
 
 def installed_software() -> tuple[tuple[str, ...], dict[str, str]]:
     """(fp8 backends installed here, versions of the software that matter), without imports."""
-    import importlib.metadata
-
+    from tui.core.distributions import installed_version
     from tui.core.host import detect_host
 
     host = detect_host()
@@ -70,12 +69,8 @@ def installed_software() -> tuple[tuple[str, ...], dict[str, str]]:
         )
         if present
     )
-    versions: dict[str, str] = {}
-    for package in PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            continue
+    # From the dist-info folders: importlib.metadata alone costs gpu-info 20-30 ms of start-up.
+    versions = {package: version for package in PACKAGES if (version := installed_version(package))}
     return fp8, versions
 
 

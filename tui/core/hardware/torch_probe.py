@@ -13,11 +13,11 @@ and said so in the notes.
 from __future__ import annotations
 
 import glob
-import importlib.metadata
 import importlib.util
 import sys
 from typing import Any
 
+from tui.core.distributions import installed_version
 from tui.core.hardware.base import GpuInfo, GpuReport
 from tui.core.hardware.errors import ProbeError
 
@@ -30,10 +30,7 @@ def _cheap_reason_to_skip() -> str | None:
             return "torch is not installed"
     except (ImportError, ValueError):
         return "torch is not importable"
-    try:
-        version = importlib.metadata.version("torch")
-    except importlib.metadata.PackageNotFoundError:
-        version = ""
+    version = installed_version("torch") or ""  # keeps a "+cpu" local tag
     if "+cpu" in version:
         return f"torch {version} is a CPU-only build"
     if sys.platform.startswith("linux") and not (glob.glob("/dev/nvidia[0-9]*") or glob.glob("/dev/kfd")):
