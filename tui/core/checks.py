@@ -35,6 +35,7 @@ from tui.core.hardware.base import BUSY_MEMORY_MIB, GpuInfo, HardwareInfo
 from tui.core.hardware.env import SchedulerLayout, as_int, scheduler_layout, truthy
 from tui.core.hardware.gpu_models import is_geforce_rtx_40, short_name
 from tui.core.hardware.visible import resolve_ids, visible_gpus
+from tui.core.hints import installed_fp8
 from tui.core.paths import DEFAULT_CONFIG_NAME
 from tui.core.yaml_lines import line_of
 
@@ -506,7 +507,7 @@ class _Checker:
                     + (" (fp16 on this GPU)." if g.compute_capability and g.compute_capability < (8, 0) else "."),
                     "mixed_precision",
                 )
-            backends = self._fp8_backends()
+            backends = installed_fp8(self.hw, self.fp8_backends)
             wanted = {"TE": "transformer_engine", "AO": "torchao", "MSAMP": "msamp"}.get(c.fp8_backend or "")
             if not backends:
                 self.add(
@@ -528,24 +529,6 @@ class _Checker:
                     f"install {wanted} or set fp8_config.backend to one that is installed.",
                     "fp8_config.backend",
                 )
-
-    def _fp8_backends(self) -> list[str]:
-        if self.fp8_backends is not None:
-            return list(self.fp8_backends)
-        if self.hw.fp8_backends is not None:
-            return list(self.hw.fp8_backends)
-        from tui.core.host import detect_host
-
-        host = detect_host()
-        return [
-            name
-            for name, ok in (
-                ("transformer_engine", host.transformer_engine),
-                ("torchao", host.torchao),
-                ("msamp", host.msamp),
-            )
-            if ok
-        ]
 
     # topology -----------------------------------------------------------------------------
 

@@ -52,19 +52,15 @@ class HardwareHints:
         return None
 
 
-def _installed_fp8(hw: HardwareInfo, fp8_backends: Sequence[str] | None) -> list[str]:
+def installed_fp8(hw: HardwareInfo, fp8_backends: Sequence[str] | None = None) -> list[str]:
+    """The fp8 backends to judge by: the caller's, else the snapshot's record, else this machine's."""
     if fp8_backends is not None:
         return list(fp8_backends)
     if hw.fp8_backends is not None:
         return list(hw.fp8_backends)
     from tui.core.host import detect_host
 
-    host = detect_host()
-    return [
-        n
-        for n, ok in (("transformer_engine", host.transformer_engine), ("torchao", host.torchao), ("msamp", host.msamp))
-        if ok
-    ]
+    return list(detect_host().fp8_backends)
 
 
 def _weakest(gpus: Sequence[GpuInfo]) -> GpuInfo | None:
@@ -94,7 +90,7 @@ def precision_choices(hw: HardwareInfo, *, fp8_backends: Sequence[str] | None = 
         out.append(
             PrecisionChoice("fp8", False, f"fp8: {weakest.name} has compute capability {weakest.cc_text}; needs 8.9+")
         )
-    elif not _installed_fp8(hw, fp8_backends):
+    elif not installed_fp8(hw, fp8_backends):
         out.append(
             PrecisionChoice(
                 "fp8", False, "fp8: no fp8 backend installed (TransformerEngine, torchao >= 0.6.1 or MS-AMP)"

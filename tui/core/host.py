@@ -84,6 +84,12 @@ class HostCapabilities:
         return self.msamp or self.transformer_engine or self.torchao
 
     @property
+    def fp8_backends(self) -> tuple[str, ...]:
+        """The fp8 backends installed here, by the names a hardware snapshot records them."""
+        found = (("transformer_engine", self.transformer_engine), ("torchao", self.torchao), ("msamp", self.msamp))
+        return tuple(name for name, present in found if present)
+
+    @property
     def device_word(self) -> str:
         """How accelerate names the devices in the "which ids" question (first match wins)."""
         for flag, word in (

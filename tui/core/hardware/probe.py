@@ -59,16 +59,7 @@ def installed_software() -> tuple[tuple[str, ...], dict[str, str]]:
     from tui.core.distributions import installed_version
     from tui.core.host import detect_host
 
-    host = detect_host()
-    fp8 = tuple(
-        name
-        for name, present in (
-            ("transformer_engine", host.transformer_engine),
-            ("torchao", host.torchao),
-            ("msamp", host.msamp),
-        )
-        if present
-    )
+    fp8 = detect_host().fp8_backends
     # From the dist-info folders: importlib.metadata alone costs gpu-info 20-30 ms of start-up.
     versions = {package: version for package in PACKAGES if (version := installed_version(package))}
     return fp8, versions
