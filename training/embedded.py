@@ -26,6 +26,8 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_DATA = DATA_DIR / "chat.jsonl"
 BUILDER_VERSION = 1
 MARKER = "SFTPLAY_EMBEDDED_OK"
+#: The embedded model's name in logs, records and the inference settings file.
+EMBEDDED_NAME = "embedded-tiny-llama"
 
 BOS, EOS, PAD = "<s>", "<|end|>", "<pad>"
 ROLE_TOKENS = ["<|system|>", "<|user|>", "<|assistant|>"]

@@ -46,8 +46,8 @@ if __package__ in (None, ""):
     # Run as a file by accelerate launch: make the `training` package importable from a checkout.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from training import embedded, interrupts  # noqa: E402
 from training import inference_io as io  # noqa: E402  (standard library only)
-from training import interrupts  # noqa: E402
 from training import metrics_protocol as mp  # noqa: E402
 from training.run_reporter import RunReporter, configure_logging, env_int, guarded_main  # noqa: E402
 
@@ -171,7 +171,7 @@ def load_for_inference(model_args: Any, args: InferArguments, local_process_inde
     from training.model_setup import ModelSetupError, load_model, load_tokenizer
 
     path = model_args.model_name_or_path
-    name = path or "embedded-tiny-llama"
+    name = path or embedded.EMBEDDED_NAME
     if path is None:
         path = str(ensure_embedded_model(model_args.cache_dir))
     adapter_config = Path(path) / "adapter_config.json"
@@ -337,7 +337,7 @@ def _settings(args: InferArguments, model_args: Any, data: Path) -> dict[str, An
     """What decides the answers: a resumed output must have been written with the same."""
     return {
         "data_sha256": io.file_digest(data),
-        "model": model_args.model_name_or_path or "embedded-tiny-llama",
+        "model": model_args.model_name_or_path or embedded.EMBEDDED_NAME,
         "base_model": args.base_model_name_or_path,
         "max_new_tokens": args.max_new_tokens,
         "temperature": args.temperature,
@@ -459,7 +459,9 @@ def _infer(argv: list[str] | None, reporter: RunReporter) -> int:
             "greedy" if args.temperature == 0 else f"sampled (temperature {args.temperature}, top_p {args.top_p})",
             loaded.name,
         )
-        num_parameters = sum(p.numel() for p in model.parameters())
+        from training.model_setup import count_parameters
+
+        num_parameters = count_parameters(model)[0]
         reporter.emit(
             mp.start_record(
                 world_size=conn.num_processes,

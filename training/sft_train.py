@@ -108,7 +108,7 @@ def _train(argv: list[str] | None, reporter: RunReporter) -> int:
     from training.auto_batch import plan_batch
     from training.connector import Connector
     from training.data_loading import load_data
-    from training.embedded import ensure_embedded_model
+    from training.embedded import EMBEDDED_NAME, ensure_embedded_model
     from training.model_setup import setup_model
 
     log = logging.getLogger("sftplay.train")
@@ -164,7 +164,7 @@ def _train(argv: list[str] | None, reporter: RunReporter) -> int:
     # ---- model, tokenizer, data --------------------------------------------------------------
     if parsed.embedded_model:
         model_path = conn.load_once(lambda: str(ensure_embedded_model(parsed.model.cache_dir)))
-        model_name = "embedded-tiny-llama"
+        model_name = EMBEDDED_NAME
         if conn.is_main_process:
             log.info("no --model_name_or_path: using the embedded tiny Llama model from %s", model_path)
     else:
