@@ -399,6 +399,14 @@ def request_stop(run: Run, by: str = "user") -> None:
         write_json(run.path / STOP_FILE, {"requested_at": _now(), "by": by, "pid": os.getpid()})
 
 
+def record_stop_report(run_dir: Path, report: StopReport) -> None:
+    """Add the report of a finished stop to the run's stop.json (kept with the request)."""
+    stop = read_json(run_dir / STOP_FILE) or {}
+    stop["report"] = report.to_json()
+    stop["finished_at"] = _now()
+    write_json(run_dir / STOP_FILE, stop)
+
+
 def stop_run(
     run: Run,
     *,
@@ -418,10 +426,7 @@ def stop_run(
         time.sleep(0.05)
         status = RunStatus.from_json(read_json(run.path / STATUS_FILE))
     report = stop_processes(status.launcher, status.workers, grace_s=grace_s, gpu_pids=gpu_pids, hurry=hurry)
-    stop = read_json(run.path / STOP_FILE) or {}
-    stop["report"] = report.to_json()
-    stop["finished_at"] = _now()
-    write_json(run.path / STOP_FILE, stop)
+    record_stop_report(run.path, report)
     return report
 
 

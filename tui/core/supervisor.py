@@ -53,6 +53,7 @@ from tui.core.runs import (
     FileTail,
     RunStatus,
     read_json,
+    record_stop_report,
     write_json,
 )
 
@@ -179,11 +180,7 @@ class Supervisor:
                 stopping = True
                 if not (self.dir / STOP_FILE).exists():
                     write_json(self.dir / STOP_FILE, {"requested_at": time.time(), "by": "SIGTERM to supervisor"})
-                report = stop_processes(launcher, self.workers, grace_s=DEFAULT_GRACE_S)
-                stop = read_json(self.dir / STOP_FILE) or {}
-                stop["report"] = report.to_json()
-                stop["finished_at"] = time.time()
-                write_json(self.dir / STOP_FILE, stop)
+                record_stop_report(self.dir, stop_processes(launcher, self.workers, grace_s=DEFAULT_GRACE_S))
 
     def _finish(self, code: int, launcher: ProcessRecord) -> int:
         self.pump_metrics(final=True)
