@@ -39,19 +39,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.runs import MULTI_CPU_2  # noqa: E402
 from training.metrics_protocol import parse_line  # noqa: E402
 
 INFER = ROOT / "training" / "infer.py"
 DATA = ROOT / "training" / "data" / "chat.jsonl"
 
-CPU2_CONFIG = """\
-compute_environment: LOCAL_MACHINE
-distributed_type: MULTI_CPU
-mixed_precision: 'no'
-num_machines: 1
-num_processes: 2
-use_cpu: true
-"""
 GPU_CONFIG = """\
 compute_environment: LOCAL_MACHINE
 distributed_type: {kind}
@@ -128,7 +121,7 @@ def main() -> int:
     env = _base_env(cache)
     cores = os.cpu_count() or 1
 
-    two_argv, two_env = _plan(CPU2_CONFIG, folder, "cpu2", ["--use_accelerate", *common])
+    two_argv, two_env = _plan(MULTI_CPU_2, folder, "cpu2", ["--use_accelerate", *common])
     configs: dict[str, tuple[list[str], dict[str, str]]] = {
         f"1 process, {cores} threads": ([sys.executable, str(INFER), *common], {**env, "CUDA_VISIBLE_DEVICES": ""}),
         "1 process, 1 thread": ([sys.executable, str(INFER), *common], {**env, "OMP_NUM_THREADS": "1"}),

@@ -29,21 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.runs import FAKE_TRAINER, MULTI_CPU_2  # noqa: E402
 from tui.core.launch import LaunchRequest, plan_launch  # noqa: E402
-
-FAKE = ROOT / "tests" / "fixtures" / "fake_trainer.py"
-CONFIG = """\
-compute_environment: LOCAL_MACHINE
-distributed_type: MULTI_CPU
-machine_rank: 0
-main_training_function: main
-mixed_precision: 'no'
-num_machines: 1
-num_processes: 2
-rdzv_backend: static
-same_network: true
-use_cpu: true
-"""
 
 
 def timed(cmd: list[str], env: dict[str, str], cwd: Path, out: Path) -> tuple[float, float, float, float]:
@@ -73,7 +60,7 @@ def main() -> None:
         env["XDG_STATE_HOME"] = str(root / "state")
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         config = root / "cpu2.yaml"
-        config.write_text(CONFIG)
+        config.write_text(MULTI_CPU_2)
         if options.sft:
             script = ROOT / "training" / "sft_train.py"
             args = [
@@ -87,7 +74,7 @@ def main() -> None:
                 "none",
             ]
         else:
-            script = FAKE
+            script = FAKE_TRAINER
             args = ["--accelerate-state", "--steps", "20", "--sleep", "0.05"]
         ours_cmd = [
             sys.executable,

@@ -35,12 +35,11 @@ sys.path.insert(0, str(ROOT))
 from textual import events  # noqa: E402
 from textual.app import App  # noqa: E402
 
+from tests.support.runs import FAKE_TRAINER as FAKE  # noqa: E402
 from tui.app.screens.run import RunScreen  # noqa: E402
 from tui.app.widgets.run_log import RunLog  # noqa: E402
 from tui.core.launch import LaunchPlan, LaunchRequest  # noqa: E402
 from tui.core.runs import load_run, wait_final  # noqa: E402
-
-FAKE = ROOT / "tests" / "fixtures" / "fake_trainer.py"
 
 
 class Host(App[None]):

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,15 +40,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from training.metrics_protocol import parse_line  # noqa: E402
+from tui.core.launch import free_port  # noqa: E402
 
 CONFIG = ROOT / "tests" / "fixtures" / "accelerate" / "ddp_2proc.yaml"
 DATA = ROOT / "training" / "data" / "chat.jsonl"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env(cache: Path) -> dict[str, str]:
@@ -75,7 +69,7 @@ def _launch(script: Path, args: list[str], env: dict[str, str]) -> subprocess.Co
         "--config_file",
         str(CONFIG),
         "--main_process_port",
-        str(_free_port()),
+        str(free_port()),
         str(script),
         *args,
     ]
@@ -190,7 +184,7 @@ def run_gpu(cache: Path, tmp: Path, steps: int, peak_tflops: float | None) -> di
         "--mixed_precision",
         "bf16",
         "--main_process_port",
-        str(_free_port()),
+        str(free_port()),
         str(ROOT / "training" / "sft_train.py"),
         "--model_name_or_path",
         str(model_dir),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 
 from tests.support.cli import sftplay
 from tests.support.training_runs import embedded_cache_fixture  # noqa: F401  (fixture)
+from tui.core.launch import free_port
 from tui.core.multinode import plan_cluster, write_cluster
 
 pytestmark = pytest.mark.slow
@@ -29,12 +29,6 @@ pytestmark = pytest.mark.slow
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SCRIPT = str(FIXTURES / "world_size.py")
 VENV_BIN = str(Path(sys.executable).parent)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cpu_two_machines(port: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import yaml
 
 from tests.support.cli import sftplay
 from tui.core.errors import UsageError
+from tui.core.launch import free_port
 from tui.core.multinode import plan_cluster, sbatch_script, ssh_script, write_cluster
 from tui.core.multinode_checks import check_config_set, check_network, check_snapshots
 
@@ -166,12 +167,6 @@ def test_network_checks_on_the_main_node_and_from_another() -> None:
         multinode(machine_rank=1, main_process_ip="127.0.0.1", main_process_port=port), timeout_s=1
     )
     assert f"cannot reach 127.0.0.1:{port}" in unreachable[-1].what
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_a_missing_main_address_is_reported_once(tmp_path: Path, cli_env: dict[str, str]) -> None:
