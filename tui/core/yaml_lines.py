@@ -17,6 +17,12 @@ def key_lines(text: str) -> dict[tuple[str, ...], int]:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
         return {}
+    return node_lines(root)
+
+
+def node_lines(root: yaml.Node | None) -> dict[tuple[str, ...], int]:
+    """Key path -> 1-based line, from an already composed document. A key written twice points
+    at its last occurrence, the one whose value a YAML loader keeps."""
     lines: dict[tuple[str, ...], int] = {}
 
     def visit(node: yaml.Node | None, path: tuple[str, ...]) -> None:

@@ -31,7 +31,7 @@ from tui.core.host import HostCapabilities
 from tui.core.presets.keys import check_key
 from tui.core.presets.model import ENV_NAME, TOP_LEVEL_ORDER, HardwareTarget, Preset, TrainingDefaults
 from tui.core.questions import InvalidAnswer, Kind, Question
-from tui.core.yaml_lines import line_of
+from tui.core.yaml_lines import line_of, node_lines
 
 Lines = Mapping[tuple[str, ...], int]
 
@@ -380,25 +380,6 @@ def check_explanations(explanations: Any, lines: Lines) -> list[Problem]:
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _node_lines(node: yaml.Node | None) -> dict[tuple[str, ...], int]:
-    """Key path -> 1-based line, from a composed node (as `yaml_lines.key_lines`, one parse)."""
-    lines: dict[tuple[str, ...], int] = {}
-    stack: list[tuple[yaml.Node | None, tuple[str, ...]]] = [(node, ())]
-    while stack:
-        current, path = stack.pop()
-        if isinstance(current, yaml.MappingNode):
-            for key_node, value_node in current.value:
-                key = (*path, str(key_node.value))
-                lines.setdefault(key, key_node.start_mark.line + 1)
-                stack.append((value_node, key))
-        elif isinstance(current, yaml.SequenceNode):
-            for index, item in enumerate(current.value):
-                key = (*path, str(index))
-                lines.setdefault(key, item.start_mark.line + 1)
-                stack.append((item, key))
-    return lines
-
-
 def parse_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str, ...], int]]:
     """The document and the line of every key, in one pass of libyaml (when installed)."""
     try:
@@ -408,7 +389,7 @@ def parse_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str, 
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
-        return data, _node_lines(node)
+        return data, node_lines(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
