@@ -26,6 +26,8 @@ from typing import Any, Literal, NoReturn
 
 from transformers import HfArgumentParser, TrainingArguments
 
+from training.run_reporter import UserError
+
 # Defaults that differ from TrainingArguments' own, applied only when the user did not set them.
 # Why each: logging every 500 steps would leave the TUI's charts empty for most runs; token counting
 # feeds tokens/s in the metric lines; the TensorBoard directory is the issue's contract.
@@ -49,8 +51,10 @@ EMBEDDED_DEFAULTS: dict[str, Any] = {
 }
 
 
-class ArgumentsError(Exception):
+class ArgumentsError(UserError):
     """A user mistake in the arguments: reported as one line, exit status 2, no traceback."""
+
+    same_on_every_rank = True
 
 
 @dataclass

@@ -36,6 +36,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from training.run_reporter import UserError
+
 GIB = 1024**3
 MIB = 1024**2
 
@@ -99,7 +101,7 @@ class BatchPlan:
     lines: list[str] = field(default_factory=list)
 
 
-class BatchSizeError(Exception):
+class BatchSizeError(UserError):
     """Even one sample per device does not fit: a one-line explanation with the numbers."""
 
 

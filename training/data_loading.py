@@ -23,12 +23,13 @@ from datasets import Dataset, DatasetDict, load_dataset
 
 from training.arguments import DataArguments
 from training.embedded import DEFAULT_DATA
+from training.run_reporter import UserError
 
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 DataFormat = Literal["chat", "prompt_completion"]
 
 
-class DataError(Exception):
+class DataError(UserError):
     """A problem with the user's data: reported as one line, no traceback."""
 
 

@@ -49,13 +49,9 @@ if __package__ in (None, ""):
 from training import embedded, interrupts  # noqa: E402
 from training import inference_io as io  # noqa: E402  (standard library only)
 from training import metrics_protocol as mp  # noqa: E402
-from training.run_reporter import RunReporter, configure_logging, env_int, guarded_main  # noqa: E402
+from training.run_reporter import RunReporter, UserError, configure_logging, env_int, guarded_main  # noqa: E402
 
 log = logging.getLogger("sftplay.infer")
-
-
-class UserError(Exception):
-    """A mistake the user can fix, found after argument parsing: one line, exit 2."""
 
 
 @dataclass
@@ -141,14 +137,10 @@ def main(argv: list[str] | None = None) -> int:
 
     interrupts.install(on_stop)  # before torch starts threads (see training/interrupts.py)
     configure_logging(log)
-    from training.arguments import ArgumentsError
-    from training.model_setup import ModelSetupError
-
     return guarded_main(
         lambda: _infer(argv, reporter),
         reporter,
         script="infer.py",
-        user_errors=(UserError, ArgumentsError, ModelSetupError, io.DataError),
         speaks=lambda _exc: env_int("RANK") == 0,
     )
 

@@ -26,13 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from training.run_reporter import UserError
+
 # Held while a batch is written: the stop-signal watcher takes it before exiting, so SIGINT/SIGTERM
 # never cut a line in half (SIGKILL can; scan_output copes with that).
 WRITE_LOCK = threading.Lock()
 SETTINGS_SUFFIX = ".settings.json"
 
 
-class DataError(Exception):
+class DataError(UserError):
     """The input file as a whole is unusable (missing, unknown type, unreadable): one line, exit 2."""
 
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from training.arguments import LoraArguments, ModelArguments
+from training.run_reporter import UserError
 
 
-class ModelSetupError(Exception):
+class ModelSetupError(UserError):
     """A problem the user can fix (bad path, 4-bit without CUDA): one line, no traceback."""
 
 

@@ -55,6 +55,17 @@ class RunReporter:
 EXIT_USAGE = 2
 
 
+class UserError(Exception):
+    """A mistake the user can fix (arguments, data, model path, batch size): one line, exit 2.
+
+    Every such error of the scripts derives from it, so `guarded_main` catches them all without
+    importing the modules that raise them (they import transformers/datasets, which may be what
+    is missing). `same_on_every_rank`: every rank finds it (the arguments), so one rank says it.
+    """
+
+    same_on_every_rank = False
+
+
 def configure_logging(logger: logging.Logger) -> None:
     """`logger`'s lines on stderr, every rank, prefixed with the rank (others' lines keep theirs)."""
     handler = logging.StreamHandler(sys.stderr)
@@ -77,18 +88,17 @@ def guarded_main(
     reporter: RunReporter,
     *,
     script: str,
-    user_errors: tuple[type[BaseException], ...],
-    speaks: Callable[[BaseException], bool],
+    speaks: Callable[[UserError], bool],
 ) -> int:
     """Run a script's body so every way out ends with one "end" record.
 
-    A user mistake (`user_errors`) is one line on stderr, printed where `speaks(exc)` (once per run
-    or per node, not once per rank), and exit status 2; anything else is recorded and re-raised
-    so its traceback reaches the log.
+    A `UserError` is one line on stderr, printed where `speaks(exc)` (once per run or per node, not
+    once per rank), and exit status 2; anything else is recorded and re-raised so its traceback
+    reaches the log.
     """
     try:
         return body()
-    except user_errors as exc:
+    except UserError as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
         if speaks(exc):
             sys.stderr.write(f"{script}: error: {message}\n")

@@ -19,6 +19,7 @@ data_loading, model_setup, launch_checks, auto_batch, reporting, connector, inte
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -30,26 +31,13 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training import interrupts  # noqa: E402  (light: only the standard library)
-from training.run_reporter import RunReporter, configure_logging, env_int, guarded_main  # noqa: E402
+from training.run_reporter import RunReporter, UserError, configure_logging, env_int, guarded_main  # noqa: E402
 
 GPU_LIKE = {"MULTI_GPU", "MULTI_NPU", "MULTI_XPU", "MULTI_MLU", "MULTI_MUSA", "MULTI_HPU", "MULTI_SDAA"}
 
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
-
-
-class UserError(Exception):
-    """Raised for mistakes found after argument parsing (launch checks, resume path, data, model)."""
-
-
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    from training.arguments import ArgumentsError
-    from training.auto_batch import BatchSizeError
-    from training.data_loading import DataError
-    from training.model_setup import ModelSetupError
-
-    return (UserError, ArgumentsError, DataError, ModelSetupError, BatchSizeError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,20 +48,14 @@ def main(argv: list[str] | None = None) -> int:
 
     # First, before torch exists: every thread torch starts later inherits the blocked signals.
     interrupts.install(on_stop)
-    from training.arguments import ArgumentsError
-    from training.reporting import logger
+    configure_logging(logging.getLogger("sftplay.train"))  # training.reporting's logger
 
-    configure_logging(logger)
-    user_errors = _user_error_types()
-
-    def speaks(exc: BaseException) -> bool:
+    def speaks(exc: UserError) -> bool:
         # Argument mistakes are identical on every rank: say it once. Others could be node-local
         # (a file missing on one node): say it once per node.
-        return env_int("RANK") == 0 if isinstance(exc, ArgumentsError) else env_int("LOCAL_RANK") == 0
+        return env_int("RANK") == 0 if exc.same_on_every_rank else env_int("LOCAL_RANK") == 0
 
-    return guarded_main(
-        lambda: _train(argv, reporter), reporter, script="sft_train.py", user_errors=user_errors, speaks=speaks
-    )
+    return guarded_main(lambda: _train(argv, reporter), reporter, script="sft_train.py", speaks=speaks)
 
 
 def _resolve_resume(value: str | None, output_dir: str) -> str | None:
@@ -101,8 +83,6 @@ def _local_parameter_elements(model: Any) -> int:
 
 
 def _train(argv: list[str] | None, reporter: RunReporter) -> int:
-    import logging
-
     from training import launch_checks
     from training.arguments import parse_args
     from training.auto_batch import plan_batch
