@@ -215,7 +215,7 @@ class SftplayApp(App[int]):
 
         self.session = WizardSession.from_answers(message.answers, self.host)
         self.preset_env = dict(message.env or {})
-        self.overrides = dict(getattr(message, "overrides", {}) or {})
+        self.overrides = dict(message.overrides)
         # A complete set of answers: the wizard opens the review itself when it is shown.
         self.push_screen(WizardScreen(self.session, self.wizard_unavailable, self.wizard_suggest))
 

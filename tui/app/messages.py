@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +32,5 @@ class AnswersChosen(Message):
     source: str
     #: Recommended environment variables that come with it (e.g. NCCL_P2P_DISABLE=1).
     env: dict[str, str] | None = None
+    #: Config keys no question sets (a preset's `overrides`), applied on top of the answers.
+    overrides: dict[str, Any] = field(default_factory=dict)

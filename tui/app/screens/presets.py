@@ -70,7 +70,6 @@ class PresetsScreen(Screen[None]):
         """A preset was chosen: its complete answers, env, and the keys no question sets."""
 
         preset: str = ""
-        overrides: dict[str, Any] = field(default_factory=dict)
         training: dict[str, Any] = field(default_factory=dict)
 
     def __init__(
